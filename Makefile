@@ -47,7 +47,8 @@ LIB_LIBS := $(call pc_libs,jansson) -ldl -lpthread
 LIB_CFLAGS := $(call pc_cflags,jansson)
 # The daemon: CLI, HTTP status, run mode.
 DAEMON_SRCS := $(filter-out $(LIB_SRCS),$(wildcard core/*.c))
-DAEMON_LIBS := $(call pc_libs,libmicrohttpd) -lpthread
+DAEMON_LIBS := $(call pc_libs,libmicrohttpd libcurl) -lpthread
+DAEMON_CFLAGS := $(call pc_cflags,libmicrohttpd libcurl)
 
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 DAEMON_OBJS := $(DAEMON_SRCS:%.c=$(BUILD)/obj/%.o)
@@ -61,6 +62,8 @@ PLUGINS := $(BACKENDS:%=$(BUILD)/lib/elector/%.so)
 TEST_PROGS :=
 -include $(wildcard backends/*/module.mk)
 -include $(wildcard tests/*/module.mk)
+# Extra top-level targets (cluster demo, ...) live in mk/*.mk.
+-include $(wildcard mk/*.mk)
 
 ELECTOR_BIN := $(BUILD)/bin/elector
 LIBELECTOR := $(BUILD)/lib/libelector.so
@@ -84,7 +87,7 @@ tests: all $(UNIT_PROGS) $(TEST_PROGS)  ## build the C test programs
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(BASE_CFLAGS) $(LIB_CFLAGS) $(EXTRA_CFLAGS_$(firstword $(subst /, ,$(dir $*)))) $(CFLAGS) -MMD -MP -c $< -o $@
+	$(CC) $(BASE_CFLAGS) $(LIB_CFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
 
 $(STATIC_LIB): $(LIB_OBJS)
 	@mkdir -p $(dir $@)
@@ -94,6 +97,7 @@ $(LIBELECTOR): $(LIB_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) -shared -Wl,-soname,libelector.so.0 -Wl,--no-undefined $(LDFLAGS) -o $@ $^ $(LIB_LIBS)
 
+$(DAEMON_OBJS): BASE_CFLAGS += $(DAEMON_CFLAGS)
 $(ELECTOR_BIN): $(DAEMON_OBJS) $(STATIC_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) -rdynamic $(LDFLAGS) -o $@ $(DAEMON_OBJS) $(STATIC_LIB) $(DAEMON_LIBS) $(LIB_LIBS)

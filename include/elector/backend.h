@@ -244,6 +244,16 @@ struct elector_backend_ops {
 	/* Describe the store for logs and the status API, without secrets
 	 * (e.g. "file:/run/user/1000/elector/default/demo.json"). */
 	int (*describe)(void *state, char *buf, size_t len);
+
+	/* Optional: a backend subcommand, run by the daemon as
+	 * `elector NAME-VERB [ARGS...]` (e.g. `elector gist-create
+	 * --token-file F`), without init(). argv[0] is VERB; params carries the
+	 * election, namespace and the user's backend options. Prints its result
+	 * on stdout. Returns ELECTOR_OK, ELECTOR_INVALID (usage error, message
+	 * in err) or another status. */
+	int (*command)(const struct elector_backend_host *host,
+	               const struct elector_backend_params *params, int argc,
+	               char **argv, char *err, size_t errlen);
 	/* --- end of ABI version 1 --- */
 };
 
