@@ -42,7 +42,7 @@ pc_libs = $(shell $(PKG_CONFIG) --libs $(1) 2>/dev/null)
 # libelector: the engine and everything a program embedding it needs.
 LIB_SRCS := core/elector.c core/engine.c core/loader.c core/host.c \
             core/record.c core/timeutil.c core/log.c core/metrics.c \
-            core/clock.c
+            core/clock.c core/status.c
 LIB_LIBS := $(call pc_libs,jansson) -ldl -lpthread
 LIB_CFLAGS := $(call pc_cflags,jansson)
 # The daemon: CLI, HTTP status, run mode.

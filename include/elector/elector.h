@@ -36,6 +36,13 @@ extern "C" {
 
 #define ELECTOR_VERSION_STRING "0.1.0"
 
+/* Marks the exported API of libelector.so (built with -fvisibility=hidden). */
+#if defined(__GNUC__)
+#define ELECTOR_API __attribute__((visibility("default")))
+#else
+#define ELECTOR_API
+#endif
+
 /* Defaults (client-go's): */
 #define ELECTOR_DEFAULT_LEASE_DURATION_MS 15000
 #define ELECTOR_DEFAULT_RENEW_DEADLINE_MS 10000
@@ -84,14 +91,14 @@ struct elector_config {
 
 /* Fill *cfg with the defaults above (strings NULL except namespace_,
  * backend "file", release_on_stop true). */
-void elector_config_init(struct elector_config *cfg);
+ELECTOR_API void elector_config_init(struct elector_config *cfg);
 
 /*
  * Check the timings of cfg: all > 0, lease_duration > renew_deadline >
  * 1.2 x retry_period, request_timeout < renew_deadline. Returns ELECTOR_OK or
  * ELECTOR_INVALID with a message naming the rule broken.
  */
-int elector_config_validate(const struct elector_config *cfg, char *err,
+ELECTOR_API int elector_config_validate(const struct elector_config *cfg, char *err,
                             size_t errlen);
 
 struct elector;
@@ -103,11 +110,11 @@ struct elector;
  * configuration, bad or missing plugin, bad backend option) or another status
  * from the backend's init; the reason is in err.
  */
-int elector_create(const struct elector_config *cfg, struct elector **out,
+ELECTOR_API int elector_create(const struct elector_config *cfg, struct elector **out,
                    char *err, size_t errlen);
 
 /* Start the engine thread. Returns ELECTOR_OK or ELECTOR_ERROR. */
-int elector_start(struct elector *el);
+ELECTOR_API int elector_start(struct elector *el);
 
 /*
  * Stop taking part: if leading, call stopped_leading, then release the lease
@@ -115,10 +122,10 @@ int elector_start(struct elector *el);
  * the engine thread. Safe to call from any thread but a callback, and more
  * than once. Returns ELECTOR_OK, or the release's failure status.
  */
-int elector_stop(struct elector *el);
+ELECTOR_API int elector_stop(struct elector *el);
 
 /* Stop if needed and free everything. el may be NULL. */
-void elector_destroy(struct elector *el);
+ELECTOR_API void elector_destroy(struct elector *el);
 
 /* A snapshot of the election as this process sees it. */
 struct elector_status_info {
@@ -138,7 +145,7 @@ struct elector_status_info {
 };
 
 /* Fill *out. Thread-safe, cheap, never blocks on the store. */
-int elector_status(struct elector *el, struct elector_status_info *out);
+ELECTOR_API int elector_status(struct elector *el, struct elector_status_info *out);
 
 /*
  * Render this elector's metrics in the Prometheus text exposition format
@@ -149,11 +156,11 @@ int elector_status(struct elector *el, struct elector_status_info *out);
  * the backend's gauges (elector_backend_*). Returns ELECTOR_OK or
  * ELECTOR_ERROR when cap is too small.
  */
-int elector_metrics_write(struct elector *el, char *buf, size_t cap,
+ELECTOR_API int elector_metrics_write(struct elector *el, char *buf, size_t cap,
                           size_t *len);
 
 /* A static English description of a status code. Never NULL. */
-const char *elector_strerror(int status);
+ELECTOR_API const char *elector_strerror(int status);
 
 #ifdef __cplusplus
 }
