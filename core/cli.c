@@ -540,10 +540,13 @@ void elector_cli_usage(FILE *f)
 	char env[64], head[96];
 	for (size_t i = 0; i < N_OPTS; i++) {
 		const struct opt *o = &OPTS[i];
-		if (o->type == OT_BOOL)
+		const char *dash = o->name[1] == '\0' ? "-" : "--";
+		if (o->id == O_HELP)
+			snprintf(head, sizeof head, "-h, --help");
+		else if (o->type == OT_BOOL)
 			snprintf(head, sizeof head, "--%s[=BOOL]", o->name);
 		else
-			snprintf(head, sizeof head, "--%s %s", o->name, o->arg);
+			snprintf(head, sizeof head, "%s%s %s", dash, o->name, o->arg);
 		fprintf(f, "  %-28s %s\n", head, o->help);
 		if (o->id == O_HELP)
 			continue;
@@ -552,7 +555,7 @@ void elector_cli_usage(FILE *f)
 		if (o->def[0] != '\0')
 			fprintf(f, "; default: %s", o->def);
 		if (o->aliases != NULL)
-			fprintf(f, "; alias: -%s", o->aliases);
+			fprintf(f, "; alias: --%s", o->aliases);
 		fputc('\n', f);
 	}
 	fprintf(f, "\nAlso accepted: -election, -id, -http (:PORT = all addresses), "
