@@ -416,8 +416,13 @@ static void try_acquire(struct elector_engine *e, struct elector_engine_wait *w)
 static int acquirable(struct elector_engine *e, int64_t now)
 {
 	const struct elector_record *r = &e->obs_rec;
+	/* A released lease is free at once, except that a handover to a
+	 * preferred holder gives it the released record's duration (1 s) as a
+	 * head start. */
 	if (r->holder_identity[0] == '\0')
-		return 1;
+		return !r->preferred_holder[0] ||
+		       strcmp(r->preferred_holder, e->identity) == 0 ||
+		       record_expired(e, now);
 	if (strcmp(r->holder_identity, e->identity) == 0 && e->my_ver.v[0] &&
 	    strcmp(e->my_ver.v, e->obs_ver.v) == 0)
 		return 1; /* our own write of this run: a new term is safe */
@@ -479,6 +484,35 @@ static int still_ours(struct elector_engine *e,
 	       rec->acquire_time_us == e->my_rec.acquire_time_us;
 }
 
+/* Write the released form of rec (ours) based on ver: holder "", 1 s,
+ * transitions unchanged, acquire = renew = now. */
+static int release_version(struct elector_engine *e,
+                           const struct elector_record *rec,
+                           const struct elector_version *ver)
+{
+	struct elector_record rel = *rec;
+	struct elector_version nver = {{0}};
+	int64_t wall = wall_us(e);
+	char err[512];
+	struct call c;
+	int rc;
+
+	rel.holder_identity[0] = '\0';
+	rel.lease_duration_seconds = 1;
+	rel.acquire_time_us = wall;
+	rel.renew_time_us = wall;
+	rel.flags |= ELECTOR_REC_HAS_ACQUIRE_TIME | ELECTOR_REC_HAS_RENEW_TIME;
+	call_begin(e, &c, err);
+	rc = call_end(
+	    e, &c, ELECTOR_OP_UPDATE,
+	    e->ops->update(e->bstate, &rel, ver, &nver, err, sizeof err), err);
+	if (rc == ELECTOR_OK) {
+		LOG_INFO("released lease %s/%s", e->namespace_, e->election);
+		e->my_ver.v[0] = '\0';
+	}
+	return rc;
+}
+
 static void renew_conflict(struct elector_engine *e,
                            struct elector_engine_wait *w)
 {
@@ -501,8 +535,9 @@ static void renew_conflict(struct elector_engine *e,
 		if (rec.preferred_holder[0] &&
 		    strcmp(rec.preferred_holder, e->identity) != 0) {
 			step_down(e, "handing over to the preferred holder");
+			release_version(e, &rec, &ver);
 			e->need_read = 1;
-			wait_now(w, now);
+			wait_now(w, now_ms(e));
 			return;
 		}
 		e->next_renew = now;
@@ -657,8 +692,8 @@ int elector_engine_shutdown(struct elector_engine *e)
 		return ELECTOR_OK;
 	deadline = now_ms(e) + e->rd_ms;
 	while (now_ms(e) < deadline) {
-		struct elector_record rec, rel;
-		struct elector_version ver = {{0}}, nver = {{0}};
+		struct elector_record rec;
+		struct elector_version ver = {{0}};
 		char err[512];
 		struct call c;
 		call_begin(e, &c, err);
@@ -670,25 +705,9 @@ int elector_engine_shutdown(struct elector_engine *e)
 		if (rc == ELECTOR_OK && !still_ours(e, &rec))
 			return ELECTOR_OK; /* nothing of ours left to release */
 		if (rc == ELECTOR_OK) {
-			int64_t wall = wall_us(e);
-			rel = rec;
-			rel.holder_identity[0] = '\0';
-			rel.lease_duration_seconds = 1;
-			rel.acquire_time_us = wall;
-			rel.renew_time_us = wall;
-			rel.flags |= ELECTOR_REC_HAS_ACQUIRE_TIME |
-			             ELECTOR_REC_HAS_RENEW_TIME;
-			call_begin(e, &c, err);
-			rc = call_end(e, &c, ELECTOR_OP_UPDATE,
-			              e->ops->update(e->bstate, &rel, &ver,
-			                             &nver, err, sizeof err),
-			              err);
-			if (rc == ELECTOR_OK) {
-				LOG_INFO("released lease %s/%s", e->namespace_,
-				         e->election);
-				e->my_ver.v[0] = '\0';
+			rc = release_version(e, &rec, &ver);
+			if (rc == ELECTOR_OK)
 				return ELECTOR_OK;
-			}
 			if (rc == ELECTOR_CONFLICT || rc == ELECTOR_NOT_FOUND)
 				continue;
 		}
