@@ -52,13 +52,13 @@ def one_leader(daemons):
     st = statuses(live)
     if any(s is None for s in st):
         return None
-    leaders = [d for d, s in zip(live, st) if s["is_leader"]]
+    leaders = [(d, s) for d, s in zip(live, st) if s["is_leader"]]
     if len(leaders) != 1:
         return None
-    name = leaders[0].name
+    name = leaders[0][1]["node"]
     if not all(s["leader"] == name for s in st):
         return None
-    return leaders[0]
+    return leaders[0][0]
 
 
 def wait_one_leader(daemons, timeout=15):
