@@ -286,7 +286,7 @@ static int verify_push(struct gist *g, const char *new_sha, int64_t deadline,
 
 /* Commit content on top of base and push it (the CAS). */
 static int write_on(struct gist *g, const struct elector_record *rec,
-                    const char *base, struct elector_version *new_ver,
+                    const char *base, int create, struct elector_version *new_ver,
                     int64_t deadline, char *err, size_t errlen)
 {
 	char buf[GIST_CONTENT_MAX], msg[ELECTOR_ID_MAX + 128];
@@ -300,7 +300,7 @@ static int write_on(struct gist *g, const struct elector_record *rec,
 	rc = encode(g, rec, buf, sizeof buf, &len, msg, sizeof msg, err, errlen);
 	if (rc != ELECTOR_OK)
 		return rc;
-	rc = elector_gist_git_push(g, base, buf, len, msg, sha, deadline, &pushed,
+	rc = elector_gist_git_push(g, base, create, buf, len, msg, sha, deadline, &pushed,
 	                           err, errlen);
 	if ((rc == ELECTOR_TRANSIENT || rc == ELECTOR_TIMEOUT) && pushed)
 		rc = verify_push(g, sha, deadline, rc, err, errlen);
@@ -316,11 +316,25 @@ static int gist_update(void *state, const struct elector_record *rec,
 	struct gist *g = state;
 	int64_t deadline = elector_gist_now_ms() + g->request_timeout_ms;
 
-	if (expected->v[0] == '\0') {
-		snprintf(err, errlen, "gist %s: update without a version", g->id);
-		return ELECTOR_INVALID;
+	if (strlen(expected->v) != GIST_SHA_LEN ||
+	    strspn(expected->v, "0123456789abcdef") != GIST_SHA_LEN) {
+		/* Not a version of ours: NOT_FOUND when nothing is stored, else
+		 * CONFLICT (the store holds some other version). */
+		struct elector_record cur;
+		char head[GIST_SHA_LEN + 1];
+		int rc = elector_gist_rest_get(g, g->request_timeout_ms, &cur, head,
+		                               sizeof head, err, errlen);
+
+		if (rc == ELECTOR_NOT_FOUND)
+			return ELECTOR_NOT_FOUND;
+		if (rc == ELECTOR_OK || rc == ELECTOR_CORRUPT) {
+			snprintf(err, errlen, "gist %s: version '%.60s' is not the head %s",
+			         g->id, expected->v, head);
+			return ELECTOR_CONFLICT;
+		}
+		return rc;
 	}
-	return write_on(g, rec, expected->v, new_ver, deadline, err, errlen);
+	return write_on(g, rec, expected->v, 0, new_ver, deadline, err, errlen);
 }
 
 static int gist_create(void *state, const struct elector_record *rec,
@@ -345,7 +359,7 @@ static int gist_create(void *state, const struct elector_record *rec,
 			return rc;
 	}
 	snprintf(head, sizeof head, "%s", g->cache_ver);
-	rc = write_on(g, rec, head, new_ver, deadline, err, errlen);
+	rc = write_on(g, rec, head, 1, new_ver, deadline, err, errlen);
 	if (rc == ELECTOR_CONFLICT) {
 		/* Someone else changed the gist first (most likely a contender
 		 * that created the file): report EXISTS so the core re-reads. */

@@ -401,7 +401,18 @@ static int push(struct gist *g, const git_oid *parent, int64_t deadline_ms,
 	return rc;
 }
 
-int elector_gist_git_push(struct gist *g, const char *parent_sha,
+static int has_file(struct gist *g, git_commit *c)
+{
+	git_tree *tree = NULL;
+	int found = 0;
+
+	if (git_commit_tree(&tree, c) == 0)
+		found = git_tree_entry_byname(tree, g->file) != NULL;
+	git_tree_free(tree);
+	return found;
+}
+
+int elector_gist_git_push(struct gist *g, const char *parent_sha, int create,
                           const char *content, size_t len, const char *message,
                           char *new_sha, int64_t deadline_ms, int *pushed,
                           char *err, size_t errlen)
@@ -423,6 +434,12 @@ int elector_gist_git_push(struct gist *g, const char *parent_sha,
 	}
 	if (rc != ELECTOR_OK)
 		goto out;
+	if (!create && !has_file(g, parent)) {
+		snprintf(err, errlen, "gist %s: no file %s in version %.12s", g->id,
+		         g->file, parent_sha);
+		rc = ELECTOR_NOT_FOUND;
+		goto out;
+	}
 	rc = make_commit(g, parent, content, len, message, &oid, err, errlen);
 	if (rc != ELECTOR_OK)
 		goto out;

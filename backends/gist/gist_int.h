@@ -95,11 +95,12 @@ int elector_gist_git_read(struct gist *g, const char *sha, char *buf,
                           size_t cap, size_t *len, int64_t deadline_ms,
                           char *err, size_t errlen);
 /* Commit content as `file` on top of parent sha and push it to the branch,
- * pinned to old value parent. new_sha receives the commit. Returns OK,
- * CONFLICT (rejected / branch moved), DENIED, RATELIMITED, TIMEOUT or
+ * pinned to old value parent. Unless create, the file must exist in parent
+ * (NOT_FOUND otherwise). new_sha receives the commit. Returns OK, CONFLICT
+ * (rejected / branch moved), NOT_FOUND, DENIED, RATELIMITED, TIMEOUT or
  * TRANSIENT (outcome unknown; *pushed set when the push may have reached
  * the server). */
-int elector_gist_git_push(struct gist *g, const char *parent,
+int elector_gist_git_push(struct gist *g, const char *parent, int create,
                           const char *content, size_t len, const char *message,
                           char *new_sha, int64_t deadline_ms, int *pushed,
                           char *err, size_t errlen);
