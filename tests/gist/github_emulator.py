@@ -86,6 +86,11 @@ class GitHubEmulator:
         self.lighttpd = None
         self._thread = None
         self.throttle_file = os.path.join(self.root, "git-throttled")
+        # fault flags (files, so that shell commands can flip them):
+        # "down" -> REST and git answer 503; "slow" -> REST stalls (up to
+        # 30 s, until the file is removed).
+        self.down_file = os.path.join(self.root, "down")
+        self.slow_file = os.path.join(self.root, "slow")
         self.lighttpd_log = os.path.join(self.root, "lighttpd-error.log")
 
     # ---------------------------------------------------------------- setup
@@ -134,8 +139,12 @@ class GitHubEmulator:
                     "\"$(cat '%s')\"\n"
                     "  exit 0\n"
                     "fi\n"
+                    "if [ -e '%s' ]; then\n"
+                    "  printf 'Status: 503 Service Unavailable\\r\\nContent-Type: text/plain\\r\\n\\r\\ndown\\n'\n"
+                    "  exit 0\n"
+                    "fi\n"
                     "exec %s\n" % (self.throttle_file, self.throttle_file,
-                                   GIT_HTTP_BACKEND))
+                                   self.down_file, GIT_HTTP_BACKEND))
         os.chmod(cgi, 0o755)
         for attempt in range(5):
             self.git_port = _free_port()
@@ -401,8 +410,15 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                    extra, count)
 
     def _auth(self):
-        """The token's info, or None after answering 401/403/429."""
+        """The token's info, or None after answering 401/403/429 (or 503
+        while the "down" flag is set)."""
         emu = self.emulator
+        deadline = time.monotonic() + 30
+        while os.path.exists(emu.slow_file) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if os.path.exists(emu.down_file):
+            self._error(503, "Service Unavailable", count=False)
+            return None
         h = self.headers.get("Authorization", "")
         parts = h.split(None, 1)
         tok = parts[1].strip() if len(parts) == 2 and parts[0].lower() in ("bearer", "token") else None

@@ -1,0 +1,146 @@
+"""End-to-end tests of the gist backend: elector daemons against the GitHub
+emulator (REST + real git smart HTTP through lighttpd/git-http-backend)."""
+import json
+import signal
+import time
+
+from conftest import FAST, LeaderChecker, timing_args
+from elector_harness import run, wait_until
+
+
+def leaders(daemons):
+    out = []
+    for d in daemons:
+        if d.alive():
+            s = d.status()
+            if s and s.get("is_leader"):
+                out.append(d)
+    return out
+
+
+def one_leader(daemons):
+    ls = leaders(daemons)
+    return ls[0] if len(ls) == 1 else None
+
+
+def stored(gist, election="demo"):
+    return json.loads(gist.emu.read_file(gist.gid, gist.file_name(election)))
+
+
+def test_gist_create_and_get(anybuild, gist):
+    """`elector gist-create` makes a gist holding a released record that
+    `elector get` reads back, with the head commit as the version."""
+    r = run(anybuild, ["gist-create", "--token-file", gist.token_file,
+                       "--election", "made", "--description", "lock",
+                       "--backend-opt", "api-url=" + gist.emu.api_url])
+    assert r.returncode == 0, r.stderr
+    gid = r.stdout.strip()
+    assert gist.emu.exists(gid), r.stdout
+    assert gist.emu.token not in r.stdout + r.stderr
+    rec = json.loads(gist.emu.read_file(gid, "elector-default-made.json"))
+    assert rec["holderIdentity"] == "" and rec["leaseDurationSeconds"] == 1
+    g = gist.get(anybuild, election="made", gid=gid)
+    assert g.returncode == 0, g.stderr
+    assert gist.emu.head(gid) in g.stdout
+    assert '"holderIdentity"' in g.stdout
+    # a bad token is refused with a clear message, and never printed
+    bad = gist.write_token("ghp_not_a_real_token", "bad")
+    r = run(anybuild, ["gist-create", "--token-file", bad,
+                       "--backend-opt", "api-url=" + gist.emu.api_url,
+                       "--election", "x"])
+    assert r.returncode != 0
+    assert "401" in r.stderr and "ghp_not_a_real_token" not in r.stderr
+
+
+def test_fast_renew_refused_by_default(build, gist):
+    """A retry period under 8 s would break GitHub's ~500 writes/hour: the
+    backend refuses it at start unless allow-fast-renew=true."""
+    r = run(build, ["--election", "demo", "--id", "a"] + FAST + gist.opts(fast=False))
+    assert r.returncode == 2, (r.returncode, r.stderr)
+    assert "allow-fast-renew" in r.stderr and "500" in r.stderr, r.stderr
+    # the same with the daemon's defaults (retry period 2s)
+    r = run(build, ["--election", "demo", "--id", "a"] + gist.opts(fast=False))
+    assert r.returncode == 2 and "allow-fast-renew" in r.stderr, r.stderr
+    # timings inside the budget are accepted without the option
+    r = run(build, ["get", "--election", "demo"] +
+            timing_args("40s", "30s", "8s") + gist.opts(fast=False))
+    assert r.returncode in (0, 1), r.stderr
+    assert "allow-fast-renew" not in r.stderr
+
+
+def test_three_daemons_handover_failover(anybuild, gist, procs):
+    """One leader among three; SIGTERM hands over; kill -9 fails over after
+    the lease; never two leaders; terms grow; the gist holds the record a
+    person can read."""
+    ds = [procs.start(anybuild, gist.args(n), name=n) for n in ("a", "b", "c")]
+    for d in ds:
+        d.wait_http(20)
+    chk = LeaderChecker(ds)
+    first = wait_until(lambda: one_leader(ds), 30, 0.1, "a first leader")
+    t1 = first.status()["term"]
+    rec = stored(gist)
+    assert rec["holderIdentity"] == first.name
+    assert rec["leaderTransitions"] == t1
+
+    # graceful handover
+    t0 = time.monotonic()
+    assert first.stop() == 0
+    second = wait_until(lambda: one_leader(ds), 30, 0.05, "a leader after SIGTERM")
+    handover = time.monotonic() - t0
+    assert second is not first
+    assert second.status()["term"] > t1
+    assert handover < 10, handover
+
+    # crash failover: no release, others wait out the lease (4 s)
+    t0 = time.monotonic()
+    second.kill()
+    third = wait_until(lambda: one_leader(ds), 40, 0.05, "a leader after kill -9")
+    failover = time.monotonic() - t0
+    assert third is not second and third.alive()
+    assert failover >= 3.0, "took over before the lease could expire: %.2fs" % failover
+    assert failover < 20, failover
+    assert stored(gist)["holderIdentity"] == third.name
+    v = chk.stop()
+    assert not v, v
+    # every write is a commit on one linear branch, readable by people
+    authors = gist.emu.commits_by_author(gist.gid)
+    assert set(authors) >= {"a", "b", "c"} & {first.name, second.name, third.name}
+
+
+def test_person_edit_detected_at_next_renew(build, gist, procs):
+    """A REST PATCH of the gist mid-lease (a person editing it on
+    github.com) moves the branch; the leader's next push is then based on a
+    stale commit and is rejected: it steps down and nobody leads while the
+    edited record's lease runs."""
+    ds = [procs.start(build, gist.args(n), name=n) for n in ("a", "b")]
+    for d in ds:
+        d.wait_http(20)
+    leader = wait_until(lambda: one_leader(ds), 30, 0.1, "a leader")
+    rec = stored(gist)
+    rec["holderIdentity"] = "mallory"
+    rec["leaseDurationSeconds"] = 8
+    t0 = time.monotonic()
+    gist.emu.commit_files(gist.gid, {gist.file_name(): json.dumps(rec)})
+    wait_until(lambda: "stopped leading" in leader.log(), 10, 0.05,
+               "the leader to step down after the edit")
+    dt = time.monotonic() - t0
+    assert dt < 4, "stepped down %.2fs after the edit (retry period 1s)" % dt
+    # mallory's lease (8 s from observation) is respected
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        assert not leaders(ds), "someone took over mallory's valid lease"
+        time.sleep(0.2)
+    assert stored(gist)["holderIdentity"] == "mallory"
+    wait_until(lambda: one_leader(ds), 30, 0.1, "a leader after mallory's lease expired")
+
+
+def test_truncated_content_read_through_git(build, gist, procs):
+    """GitHub truncates big file content in the REST answer; the backend
+    then reads the blob through git."""
+    gist.emu.truncate_bytes = 10
+    d = procs.start(build, gist.args("a"), name="a")
+    d.wait_http(20)
+    wait_until(lambda: one_leader([d]), 30, 0.1, "a leader")
+    g = gist.get(build)
+    assert g.returncode == 0, g.stderr
+    assert '"a"' in g.stdout, g.stdout
