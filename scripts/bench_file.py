@@ -1,0 +1,214 @@
+"""DESIGN §9 figures for the file backend (imported by scripts/bench.py).
+
+- graceful handover: SIGTERM to the leader -> a new leader answers 200 on
+  /leader; 50 handovers among 3 daemons, p50/p99;
+- crash failover: kill -9 of the leader -> new leader (2s/1.5s/0.5s);
+- idle follower: RSS (VmRSS), CPU over ~10 s, store reads over the window;
+- leader renew cost: writes per retry_period from the file's version counter.
+"""
+import http.client
+import json
+import os
+import signal
+import statistics
+import sys
+import tempfile
+import time
+
+TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(TOP, "tests", "lib"))
+
+from elector_harness import Build, Daemon  # noqa: E402
+
+LEASE_S, RETRY_S = 2.0, 0.5
+TIMINGS = ["--lease-duration", "2s", "--renew-deadline", "1500ms",
+           "--retry-period", "500ms"]
+HANDOVERS = 50
+CRASHES = 5
+IDLE_WINDOW_S = 10.0
+
+
+def code(port, path="/leader", timeout=0.5):
+    try:
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+        c.request("GET", path)
+        r = c.getresponse()
+        body = r.read()
+        c.close()
+        return r.status, body
+    except OSError:
+        return None, b""
+
+
+def wait(pred, timeout, interval=0.005):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        v = pred()
+        if v:
+            return v
+        time.sleep(interval)
+    raise RuntimeError("timed out after %.1fs" % timeout)
+
+
+class Cluster:
+    def __init__(self, build, path, names):
+        self.build, self.path = build, path
+        self.ds = {n: self.spawn(n) for n in names}
+
+    def spawn(self, name):
+        d = Daemon(self.build, ["--election", "bench", "--id", name,
+                                "--file-path", self.path] + TIMINGS, name=name)
+        wait(lambda: code(d.port, "/")[0] == 200, 15)
+        return d
+
+    def leader(self):
+        for d in self.ds.values():
+            if d.alive() and code(d.port)[0] == 200:
+                return d
+        return None
+
+    def followers(self):
+        lead = self.leader()
+        return [d for d in self.ds.values() if d is not lead and d.alive()]
+
+    def new_leader_after(self, old, timeout):
+        """Seconds from now until a daemon other than old answers 200."""
+        t0 = time.monotonic()
+        others = [d for d in self.ds.values() if d is not old and d.alive()]
+        while time.monotonic() - t0 < timeout:
+            for d in others:
+                if code(d.port, timeout=0.2)[0] == 200:
+                    return time.monotonic() - t0
+        raise RuntimeError("no new leader within %.1fs" % timeout)
+
+    def replace(self, old):
+        try:
+            old.proc.wait(10)
+        except Exception:
+            old.kill()
+        self.ds[old.name] = self.spawn(old.name)
+        try:
+            os.unlink(old.log_path)
+        except OSError:
+            pass
+
+    def close(self):
+        for d in self.ds.values():
+            if d.alive():
+                try:
+                    d.stop(10)
+                except AssertionError:
+                    pass
+            try:
+                os.unlink(d.log_path)
+            except OSError:
+                pass
+
+
+def pct(xs, p):
+    xs = sorted(xs)
+    k = min(len(xs) - 1, max(0, int(round(p / 100.0 * (len(xs) - 1)))))
+    return xs[k]
+
+
+def handovers(cl):
+    times = []
+    for _ in range(HANDOVERS):
+        lead = wait(cl.leader, 10)
+        lead.signal(signal.SIGTERM)
+        times.append(cl.new_leader_after(lead, 10) * 1000)
+        cl.replace(lead)
+    return times
+
+
+def crashes(cl):
+    times = []
+    for _ in range(CRASHES):
+        lead = wait(cl.leader, 10)
+        time.sleep(0.2)
+        lead.signal(signal.SIGKILL)
+        times.append(cl.new_leader_after(lead, 15) * 1000)
+        cl.replace(lead)
+    return times
+
+
+def proc_cpu_ticks(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])  # utime + stime
+
+
+def rss_kib(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for ln in f:
+            if ln.startswith("VmRSS:"):
+                return int(ln.split()[1])
+    return -1
+
+
+def metric_sum(port, prefix):
+    _, body = code(port, "/metrics", timeout=2)
+    total = 0.0
+    for ln in body.decode(errors="replace").splitlines():
+        if ln.startswith(prefix):
+            total += float(ln.rsplit(" ", 1)[1])
+    return total
+
+
+def file_version(path):
+    with open(path) as f:
+        return json.load(f)["version"]
+
+
+def idle(cl, path):
+    lead = wait(cl.leader, 10)
+    time.sleep(1.0)
+    fol = cl.followers()[0]
+    hz = os.sysconf("SC_CLK_TCK")
+    gets = 'elector_backend_request_duration_seconds_count{op="get"'
+    g0 = metric_sum(fol.port, gets)
+    c0, lc0 = proc_cpu_ticks(fol.proc.pid), proc_cpu_ticks(lead.proc.pid)
+    v0, t0 = file_version(path), time.monotonic()
+    time.sleep(IDLE_WINDOW_S)
+    c1, lc1 = proc_cpu_ticks(fol.proc.pid), proc_cpu_ticks(lead.proc.pid)
+    v1, t1 = file_version(path), time.monotonic()
+    g1 = metric_sum(fol.port, gets)
+    window = t1 - t0
+    return {
+        "rss": rss_kib(fol.proc.pid),
+        "cpu": 100.0 * (c1 - c0) / hz / window,
+        "lcpu": 100.0 * (lc1 - lc0) / hz / window,
+        "gets": g1 - g0,
+        "writes_per_retry": (v1 - v0) / (window / RETRY_S),
+        "window": window,
+    }
+
+
+def run(build_dir):
+    build = Build(build_dir)
+    build.require()
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="elector-bench-") as tmp:
+        path = os.path.join(tmp, "bench.json")
+        cl = Cluster(build, path, ["b1", "b2", "b3"])
+        try:
+            ho = handovers(cl)
+            rows.append(("graceful handover, file (%d runs)" % len(ho), "p99 < 10 ms",
+                         "p50 %.1f ms, p99 %.1f ms, max %.1f ms"
+                         % (pct(ho, 50), pct(ho, 99), max(ho))))
+            cr = crashes(cl)
+            rows.append(("crash failover, file, lease 2s (%d runs)" % len(cr),
+                         "<= %d ms" % (LEASE_S * 1000 + 100),
+                         "mean %.0f ms, max %.0f ms" % (statistics.mean(cr), max(cr))))
+            st = idle(cl, path)
+            rows.append(("store reads, idle follower (%.0fs)" % st["window"],
+                         "0 polls (one watch)", "%d gets" % max(0, round(st["gets"]))))
+            rows.append(("leader renew cost (retry 500ms)", "1 write per retry_period",
+                         "%.2f writes per retry_period" % st["writes_per_retry"]))
+            rows.append(("daemon RSS, idle follower", "< 4 MiB",
+                         "%.2f MiB" % (st["rss"] / 1024.0)))
+            rows.append(("idle CPU, follower (%.0fs)" % st["window"], "< 0.1 % of a core",
+                         "%.3f %% (leader %.3f %%)" % (st["cpu"], st["lcpu"])))
+        finally:
+            cl.close()
+    return rows
