@@ -138,10 +138,10 @@ def proc_cpu_ticks(pid):
     return int(fields[11]) + int(fields[12])  # utime + stime
 
 
-def rss_kib(pid):
+def status_kib(pid, field):
     with open("/proc/%d/status" % pid) as f:
         for ln in f:
-            if ln.startswith("VmRSS:"):
+            if ln.startswith(field + ":"):
                 return int(ln.split()[1])
     return -1
 
@@ -175,7 +175,8 @@ def idle(cl, path):
     g1 = metric_sum(fol.port, gets)
     window = t1 - t0
     return {
-        "rss": rss_kib(fol.proc.pid),
+        "rss": status_kib(fol.proc.pid, "VmRSS"),
+        "anon": status_kib(fol.proc.pid, "RssAnon"),
         "cpu": 100.0 * (c1 - c0) / hz / window,
         "lcpu": 100.0 * (lc1 - lc0) / hz / window,
         "gets": g1 - g0,
@@ -206,7 +207,8 @@ def run(build_dir):
             rows.append(("leader renew cost (retry 500ms)", "1 write per retry_period",
                          "%.2f writes per retry_period" % st["writes_per_retry"]))
             rows.append(("daemon RSS, idle follower", "< 4 MiB",
-                         "%.2f MiB" % (st["rss"] / 1024.0)))
+                         "%.2f MiB (private anon %.2f MiB; the rest is shared "
+                         "library pages)" % (st["rss"] / 1024.0, st["anon"] / 1024.0)))
             rows.append(("idle CPU, follower (%.0fs)" % st["window"], "< 0.1 % of a core",
                          "%.3f %% (leader %.3f %%)" % (st["cpu"], st["lcpu"])))
         finally:
