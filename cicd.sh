@@ -180,7 +180,8 @@ cleanup_work() {
 make_work() {
 	umask 077
 	WORK=$(mktemp -d "${TMPDIR:-/tmp}/elector-cicd.XXXXXX")
-	export WORK # read by the _deploy-here child in each vcluster
+	# Read by the _deploy-here child in each vcluster (which never deletes it).
+	export ELECTOR_CICD_WORK="$WORK"
 	trap cleanup_work EXIT
 }
 
@@ -364,19 +365,22 @@ cmd_deploy() {
 	log "deployed; now: ./$PROG check-leader"
 }
 
-# Runs inside one vcluster's context (see in_vcluster). $WORK is inherited.
+# Runs inside one vcluster's context (see in_vcluster).
 cmd_deploy_here() {
-	local cluster=$1
+	local cluster=$1 work=${ELECTOR_CICD_WORK:-}
 	shift
+	if [ -z "$work" ] || [ ! -d "$work" ]; then
+		die "_deploy-here is run by '$PROG deploy'"
+	fi
 	kubectl create namespace "$NAMESPACE" --dry-run=client -o yaml | kubectl apply -f - >/dev/null
-	if [ -f "$WORK/token" ]; then
-		apply_secret_from_file elector-github-token token "$WORK/token"
+	if [ -f "$work/token" ]; then
+		apply_secret_from_file elector-github-token token "$work/token"
 	fi
-	if [ -f "$WORK/password" ]; then
-		apply_secret_from_file elector-redis password "$WORK/password"
+	if [ -f "$work/password" ]; then
+		apply_secret_from_file elector-redis password "$work/password"
 	fi
-	if [ -f "$WORK/kubeconfig" ]; then
-		apply_secret_from_file elector-hub-kubeconfig kubeconfig "$WORK/kubeconfig"
+	if [ -f "$work/kubeconfig" ]; then
+		apply_secret_from_file elector-hub-kubeconfig kubeconfig "$work/kubeconfig"
 	fi
 	helm upgrade --install "$RELEASE" "$TOP/helm/elector" --namespace "$NAMESPACE" \
 		--set-string "clusterName=$cluster" --set-string "election=$ELECTION" \
