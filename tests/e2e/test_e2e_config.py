@@ -2,6 +2,7 @@
 and refusal of bad input (exit 2 with a message that says what to fix)."""
 import json
 import re
+import signal
 import socket
 
 import pytest
@@ -45,6 +46,31 @@ def test_missing_election_and_unknown_command(build):
     assert r.returncode == 2 and "unknown command 'frobnicate'" in r.stderr
     r = run(build, ["nosuchbackend-verb", "--election", "x"])
     assert r.returncode == 2 and "nosuchbackend" in r.stderr
+    r = run(build, ["file-create", "--election", "x"])
+    assert r.returncode == 2 and "backend file has no subcommands" in r.stderr, r.stderr
+
+
+def test_http_port_in_use_exit_1(build, tmp_path):
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    s.listen(1)
+    port = s.getsockname()[1]
+    try:
+        r = run(build, ["--election", "busy", "--http", "127.0.0.1:%d" % port]
+                + path_args(tmp_path) + FAST, timeout=20)
+    finally:
+        s.close()
+    assert r.returncode == 1, (r.returncode, r.stderr)
+    assert "cannot listen" in r.stderr and str(port) in r.stderr, r.stderr
+
+
+def test_sigint_stops_cleanly(build, procs, tmp_path):
+    d = start(procs, build, ["--election", "int", "--id", "i1"] + path_args(tmp_path)
+              + FAST, "i1")
+    wait_one_leader([d])
+    d.signal(signal.SIGINT)
+    assert d.proc.wait(15) == 0
+    assert "received SIGINT" in d.log() and "released lease" in d.log()
 
 
 def test_kill_grace_must_fit(build, tmp_path):
