@@ -107,3 +107,30 @@ def test_sigterm_while_following_exits_zero(anybuild, procs, tmp_path):
     assert follower.stop() == 0
     assert leader.alive() and len(lines(out)) == 1
     assert os.path.exists(out)
+
+
+def test_command_stopped_when_leadership_expires_in_a_hung_store(anybuild, procs, tmp_path):
+    """The store hangs (we hold the file backend's lock, so every renew
+    blocks for its request timeout): the command must be dead before the
+    lease could expire for anyone else (lease_duration after our locking)."""
+    import fcntl
+    out = tmp_path / "started"
+    lock = tmp_path / "lock.json"
+    d = start(procs, anybuild, ["run", "--election", "hang", "--id", "h1",
+                                "--file-path", str(lock)] + FAST +
+              ["--kill-grace", "100ms", "--", "sh", "-c", CHILD],
+              "h1", env={"OUT": str(out)})
+    wait_until(lambda: len(lines(out)) >= 1, 15, what="command started")
+    pid = int(lines(out)[0][0])
+    with open(str(lock) + ".lock", "r+") as lf:
+        fcntl.lockf(lf, fcntl.LOCK_EX)
+        t0 = time.monotonic()
+        try:
+            wait_until(lambda: not pid_alive(pid), 5, interval=0.005,
+                       what="command stopped while the store hangs")
+            took = time.monotonic() - t0
+        finally:
+            fcntl.lockf(lf, fcntl.LOCK_UN)
+    # renew_deadline is 1.5s; nobody else may take over before 2s
+    assert took < 2.0, "command still ran %.3fs into a hung store" % took
+    assert d.alive()
