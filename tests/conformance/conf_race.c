@@ -37,6 +37,23 @@ struct child {
 	int from; /* parent reads replies */
 };
 
+/* The parent's per-run arrays; a forked child frees its copies before
+ * exit() so that LeakSanitizer in the child reports only real leaks. */
+static struct {
+	struct child *ch;
+	struct msg *reads, *upd;
+	int *wins;
+} bufs;
+
+static void bufs_free(void)
+{
+	free(bufs.wins);
+	free(bufs.upd);
+	free(bufs.reads);
+	free(bufs.ch);
+	memset(&bufs, 0, sizeof bufs);
+}
+
 static int xwrite(int fd, const struct msg *m)
 {
 	ssize_t n;
@@ -131,6 +148,7 @@ static int spawn(const struct conf *c, struct child *ch, int idx)
 		close(down[1]);
 		close(up[0]);
 		child_main(c, idx, down[0], up[1]);
+		bufs_free();
 		exit(0); /* exit, not _exit: LeakSanitizer checks the child */
 	}
 	close(down[0]);
@@ -197,18 +215,25 @@ static int judge(const struct msg *reads, const struct msg *upd, int n,
 void conf_case_contenders(const struct conf *c)
 {
 	int n = c->contenders;
-	struct child *ch = calloc((size_t)n, sizeof *ch);
-	struct msg *reads = calloc((size_t)n, sizeof *reads);
-	struct msg *upd = calloc((size_t)n, sizeof *upd);
-	int *wins = calloc((size_t)n, sizeof *wins);
-	struct elector_store *s = conf_open(c, "conformance-judge");
+	struct child *ch = bufs.ch = calloc((size_t)n, sizeof *ch);
+	struct msg *reads = bufs.reads = calloc((size_t)n, sizeof *reads);
+	struct msg *upd = bufs.upd = calloc((size_t)n, sizeof *upd);
+	int *wins = bufs.wins = calloc((size_t)n, sizeof *wins);
+	/* The judge's handle is opened only after the fork: a child must not
+	 * inherit (and later tear down) a connection its parent uses. */
+	struct elector_store *s = NULL;
 	int spawned = 0, bad_rounds = 0, rounds_done = 0, broken = 0;
-	if (ch == NULL || reads == NULL || upd == NULL || wins == NULL || s == NULL)
+	if (ch == NULL || reads == NULL || upd == NULL || wins == NULL)
 		goto out;
 	struct elector_record cur;
 	struct elector_version v;
 	char err[512];
+	s = conf_open(c, "conformance-setup");
+	if (s == NULL)
+		goto out;
 	int rc = conf_ensure(s, &cur, &v, err, sizeof err);
+	elector_store_close(s);
+	s = NULL;
 	if (!CONF_OK(rc == ELECTOR_OK, "a record is stored (%s %s)",
 	             conf_status(rc), err))
 		goto out;
@@ -216,6 +241,9 @@ void conf_case_contenders(const struct conf *c)
 		if (spawn(c, &ch[spawned], spawned) != 0)
 			break;
 	if (!CONF_OK(spawned == n, "forked %d contenders", n))
+		goto out;
+	s = conf_open(c, "conformance-judge");
+	if (s == NULL)
 		goto out;
 	int64_t op_timeout = 4 * c->request_timeout_ms + 10000;
 	int64_t t0 = conf_now_ms();
@@ -295,8 +323,5 @@ out:
 	if (spawned > 0)
 		CONF_OK(clean, "every contender exited cleanly (sanitizers quiet)");
 	elector_store_close(s);
-	free(wins);
-	free(upd);
-	free(reads);
-	free(ch);
+	bufs_free();
 }
