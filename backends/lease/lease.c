@@ -463,18 +463,27 @@ static int lease_create(void *state, const struct elector_record *rec,
 	return rc;
 }
 
-/* The cached object when it is our Lease (client-go PUTs what it read,
- * metadata and all), else a fresh one. */
-static json_t *object_for_update(struct elector_lease *st)
+static int cached_is_ours(const struct elector_lease *st)
 {
 	json_t *meta = json_object_get(st->cached, "metadata");
 	const char *nm = json_string_value(json_object_get(meta, "name"));
 	const char *ns = json_string_value(json_object_get(meta, "namespace"));
+	const char *uid = json_string_value(json_object_get(meta, "uid"));
+
+	return nm != NULL && ns != NULL && uid != NULL && uid[0] != '\0' &&
+	       strcmp(nm, st->name) == 0 && strcmp(ns, st->ns) == 0;
+}
+
+/* The cached object (client-go PUTs what it read, metadata and all). Its
+ * metadata.uid matters: the API server turns it into a UID precondition,
+ * so a PUT on a Lease that was deleted (or deleted and re-created) is a
+ * 409 Conflict instead of a create-on-update. */
+static json_t *object_for_update(struct elector_lease *st)
+{
 	json_t *o;
 
-	if (nm == NULL || ns == NULL || strcmp(nm, st->name) != 0 ||
-	    strcmp(ns, st->ns) != 0)
-		return fresh_object();
+	if (!cached_is_ours(st))
+		return NULL;
 	o = json_deep_copy(st->cached);
 	if (o != NULL) {
 		json_object_set_new(o, "apiVersion",
@@ -500,6 +509,15 @@ static int lease_update(void *state, const struct elector_record *rec,
 		         "resourceVersion", st->ns, st->name);
 		return ELECTOR_INVALID;
 	}
+	if (!cached_is_ours(st)) {
+		/* No object read yet by this handle (a fresh process): read it
+		 * once for its uid; NOT_FOUND when there is none. */
+		struct elector_record cur;
+		struct elector_version cv;
+		rc = lease_get(st, &cur, &cv, err, errlen);
+		if (rc != ELECTOR_OK)
+			return rc;
+	}
 	obj = object_for_update(st);
 	body = obj ? build_body(st, obj, rec, expected->v, err, errlen) : NULL;
 	json_decref(obj);
@@ -509,9 +527,8 @@ static int lease_update(void *state, const struct elector_record *rec,
 	                           errlen);
 	free(body);
 	if (rc == ELECTOR_OK) {
-		/* 201: the Lease had been deleted and the API server created it
-		 * from our PUT (create-on-update ignores resourceVersion). That
-		 * is an atomic create: nobody else held it. */
+		/* 201 cannot happen with a uid precondition; should a server
+		 * create anyway, it was an atomic create (nobody held it). */
 		if (resp.status == 200 || resp.status == 201)
 			rc = take_lease(st, "update", &resp, NULL, new_ver, err,
 			                errlen);
