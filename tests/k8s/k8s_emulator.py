@@ -564,9 +564,9 @@ class ApiHandler(BaseHTTPRequestHandler):
             pass
 
     def account(self, user, verb, path):
+        """Count a request when it arrives (watches last long)."""
         with self.emu.stats_lock:
-            self.emu.log.append((time.monotonic(), user, verb, path,
-                                 getattr(self, "code", 0)))
+            self.emu.log.append((time.monotonic(), user, verb, path, 0))
 
     # ---- dispatch -------------------------------------------------------
     def do_GET(self):
@@ -591,6 +591,7 @@ class ApiHandler(BaseHTTPRequestHandler):
         self.code = 0
         user = "?"
         verb = "other"
+        accounted = False
         try:
             if parts[:1] == ["_emulator"]:
                 return self.control(method, parts[1:])
@@ -599,6 +600,8 @@ class ApiHandler(BaseHTTPRequestHandler):
                 raise ApiError(401, status_body(401, "Unauthorized", "Unauthorized"))
             body = self.read_body() if method in ("POST", "PUT", "PATCH") else b""
             verb = self.route_verb(method, parts, q)
+            self.account(user, verb, self.path)
+            accounted = True
             if verb == "discovery":
                 return self.discovery(parts, user)
             if self.inject_faults(verb):
@@ -609,7 +612,7 @@ class ApiHandler(BaseHTTPRequestHandler):
         except (BrokenPipeError, ConnectionResetError, ssl.SSLError):
             self.close_connection = True
         finally:
-            if parts[:1] != ["_emulator"]:
+            if parts[:1] != ["_emulator"] and not accounted:
                 self.account(user, verb, self.path)
 
     def route_verb(self, method, parts, q):
