@@ -18,6 +18,7 @@
 
 #include "cli.h"
 #include "d_cmds.h"
+#include "d_label.h"
 #include "elector/elector.h"
 #include "http.h"
 #include "log.h"
@@ -29,14 +30,24 @@
 #define RUN_CHECK_MS 50
 
 struct daemon_ctx {
-	struct elector_run *run; /* run mode only */
+	struct elector_run *run;     /* run mode only */
+	struct elector_label *label; /* --label-pod only */
+	const char *identity;
 };
+
+static void on_new_leader(void *ud, const char *identity)
+{
+	struct daemon_ctx *d = ud;
+	if (strcmp(identity, d->identity) != 0)
+		elector_label_set(d->label, "follower");
+}
 
 static void on_started(void *ud, int64_t term)
 {
 	struct daemon_ctx *d = ud;
 	if (d->run != NULL)
 		elector_run_start(d->run, term);
+	elector_label_set(d->label, "leader");
 }
 
 static void on_stopped(void *ud)
@@ -46,6 +57,7 @@ static void on_stopped(void *ud)
 	 * lease only after leader-only work stopped. */
 	if (d->run != NULL)
 		elector_run_stop(d->run, "stopped leading");
+	elector_label_set(d->label, "follower");
 }
 
 static int block_signals(sigset_t *set, int *sfd)
@@ -116,7 +128,7 @@ static int take_part(const struct elector_cli *cli, int run_mode)
 		fprintf(stderr, "elector: signal setup: %s\n", strerror(errno));
 		return 1;
 	}
-	struct daemon_ctx ctx = {0};
+	struct daemon_ctx ctx = {.identity = cli->identity};
 	struct elector_config cfg;
 	elector_config_init(&cfg);
 	cfg.election = cli->election;
@@ -130,6 +142,7 @@ static int take_part(const struct elector_cli *cli, int run_mode)
 	cfg.n_backend_options = cli->n_backend_opts;
 	cfg.plugin_dir = cli->plugin_dir;
 	cfg.release_on_stop = cli->release_on_exit;
+	cfg.on_new_leader = on_new_leader;
 	cfg.on_started_leading = on_started;
 	cfg.on_stopped_leading = on_stopped;
 	cfg.userdata = &ctx;
@@ -157,7 +170,9 @@ static int take_part(const struct elector_cli *cli, int run_mode)
 	struct elector_http *http = NULL;
 	struct elector_http_info info = {cli->election, cli->namespace_, cli->backend};
 	int code = 0;
-	if (cli->http != NULL &&
+	if (cli->label_pod && elector_label_start(&ctx.label) != 0) {
+		code = 1;
+	} else if (cli->http != NULL &&
 	    elector_http_start(cli->http, el, &info, &http, err, sizeof err) != 0) {
 		LOG_ERROR("%s", err);
 		code = 1;
@@ -174,6 +189,7 @@ static int take_part(const struct elector_cli *cli, int run_mode)
 		LOG_WARN("release failed (%s); the lease expires on its own",
 		         elector_strerror(rc));
 	elector_http_stop(http);
+	elector_label_stop(ctx.label); /* "follower" is the last word */
 	elector_destroy(el);
 	elector_run_free(ctx.run); /* stops a command still running */
 	close(sfd);
