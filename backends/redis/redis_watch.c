@@ -207,6 +207,27 @@ static int take_pending(struct elector_redis *r,
 	return 1; /* changed; undecodable means the core reads itself */
 }
 
+/* Messages published before the subscription existed are lost: read the
+ * record once now. ELECTOR_TIMEOUT means "unchanged, go on waiting". */
+static int check_after_subscribe(struct elector_redis *r,
+                                 const struct elector_version *known,
+                                 struct elector_record *rec,
+                                 struct elector_version *ver, int *got,
+                                 char *err, size_t errlen)
+{
+	int rc = elector_redis_get(r, rec, ver, err, errlen);
+	if (rc == ELECTOR_NOT_FOUND)
+		return known->v[0] ? ELECTOR_OK : ELECTOR_TIMEOUT;
+	if (rc == ELECTOR_CORRUPT)
+		return ELECTOR_OK; /* changed; the core reads and reports it */
+	if (rc != ELECTOR_OK)
+		return rc;
+	if (strcmp(ver->v, known->v) == 0)
+		return ELECTOR_TIMEOUT;
+	*got = 1;
+	return ELECTOR_OK;
+}
+
 int elector_redis_watch(void *state, const struct elector_version *known,
                         int64_t timeout_ms, struct elector_record *rec,
                         struct elector_version *ver, int *got, char *err,
@@ -222,9 +243,11 @@ int elector_redis_watch(void *state, const struct elector_version *known,
 	}
 	if (!r->sub) {
 		int rc = sub_open(r, err, errlen);
-		if (rc != ELECTOR_OK)
+		if (rc == ELECTOR_OK)
+			rc = check_after_subscribe(r, known, rec, ver, got, err,
+			                           errlen);
+		if (rc != ELECTOR_TIMEOUT)
 			return rc;
-		return ELECTOR_OK; /* anything may have changed meanwhile */
 	}
 	if (r->t.kind == ELECTOR_REDIS_SENTINEL && !r->ssub)
 		ssub_open(r);

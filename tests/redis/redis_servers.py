@@ -111,8 +111,10 @@ def keys_of(election, namespace="default"):
 class RedisServer:
     """One redis-server. replicaof: (port) of a master to replicate."""
 
-    def __init__(self, port=None, replicaof=None, name="redis"):
+    def __init__(self, port=None, replicaof=None, name="redis",
+                 persist=False):
         self.dir = tempfile.mkdtemp(prefix="elector-%s-" % name)
+        self.pidfile = os.path.join(self.dir, "redis.pid")
         self.port = port or free_port()
         self.replicaof = replicaof
         self.proc = None
@@ -123,7 +125,9 @@ class RedisServer:
         self.conf = os.path.join(self.dir, "redis.conf")
         lines = [
             "port %d" % self.port, "bind 127.0.0.1", "dir %s" % self.dir,
-            "save \"\"", "appendonly no", "daemonize no",
+            "save \"\"", "daemonize no", "pidfile %s" % self.pidfile,
+            "appendonly %s" % ("yes" if persist else "no"),
+            "appendfsync always",
             "logfile %s" % os.path.join(self.dir, "redis.log"),
             "requirepass %s" % ADMIN_PW, "masterauth %s" % ADMIN_PW,
             "user %s %s" % (USER, ACL_RULE),
@@ -214,14 +218,30 @@ class RedisServer:
                 out[name] = calls
         return out
 
+    def pid(self):
+        """The pid in the pidfile (the server may have been restarted by a
+        shell command, e.g. the conformance suite's --up-cmd)."""
+        try:
+            with open(self.pidfile) as f:
+                return int(f.read().strip())
+        except (OSError, ValueError):
+            return None
+
     def close(self):
-        if self.proc is not None and self.alive():
-            if self.proc.poll() is None:
-                try:
-                    self.proc.send_signal(signal.SIGCONT)
-                except OSError:
-                    pass
+        if self.alive():
+            self.proc.send_signal(signal.SIGCONT)
             self.stop()
+        pid = self.pid()
+        if pid and (self.proc is None or pid != self.proc.pid):
+            try:
+                with open("/proc/%d/cmdline" % pid, "rb") as f:
+                    argv = f.read()
+                mine = b"redis-server" in argv and b":%d" % self.port in argv
+                if mine:
+                    os.kill(pid, signal.SIGCONT)
+                    os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
