@@ -301,3 +301,56 @@ def test_notes_tell_how_to_see_the_leader(tmp_path):
         notes = yaml.safe_load(out)["data"]["notes"]
         assert expect in notes, notes
         assert "port-forward" in notes and "/proxy/" in notes
+
+
+BACKEND_FLAGS = {"--backend", "--kubeconfig", "--redis-url", "--gist-id", "--gist-token-file",
+                 "--file-path", "--backend-opt"}
+
+
+def test_rendered_args_accepted_by_daemon(build, rendered, tmp_path):
+    """The real daemon takes the chart's arguments (flags, timings, identity
+    expansion, run mode), with the store swapped for a local file."""
+    import json
+    import signal
+    from elector_harness import free_port, http_get, wait_until
+    values, out, docs = rendered
+    args = args_of(elector_container(one(docs, "Deployment")))
+    port = free_port()
+    tail = []
+    if "--" in args:
+        tail = args[args.index("--"):]
+        args = args[:args.index("--")]
+    kept, i = [], 0
+    while i < len(args):
+        a = args[i]
+        if a in BACKEND_FLAGS:
+            i += 2
+            continue
+        if a == "--http":
+            kept += [a, "127.0.0.1:%d" % port]
+            i += 2
+            continue
+        kept.append(a.replace("$(POD_NAME)", "pod-0"))
+        i += 1
+    kept += ["--backend", "file", "--file-path", str(tmp_path / "election.json")] + tail
+    p = subprocess.Popen([build.bin] + kept, env=build.env(), stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT, text=True)
+    try:
+        st = wait_until(lambda: http_get(port, "/")[0] == 200 or p.poll() is not None,
+                        10, what="daemon status API")
+        assert p.poll() is None, "daemon refused the chart's args %s:\n%s" % (kept, p.stdout.read())
+        assert st
+        status = json.loads(http_get(port, "/")[1])
+        assert status["election"] == values.get("election", "rel-elector")
+        if values.get("clusterName"):
+            assert status["node"] == values["clusterName"] + "/pod-0"
+    finally:
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+        try:
+            rc = p.wait(15)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+            raise
+    assert rc == 0, p.stdout.read()
