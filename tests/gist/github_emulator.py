@@ -23,7 +23,9 @@ git: http://127.0.0.1:GITPORT/git/ID.git, smart HTTP by git-http-backend
 (receive-pack enabled; the server checks the pushed old value under its
 ref lock). User "x-access-token" (any user name works on GitHub; here the
 password file has that one user), password = a token with the gist scope.
-A throttle flag makes the git side answer 429 too (GitHub's secondary
+lighttpd answers a failed basic auth only after about 1 s (brute-force
+delay; not configurable), so tests of refused tokens need a request
+timeout above that. A throttle flag makes the git side answer 429 too (GitHub's secondary
 limits apply to pushes as well).
 
 Use in tests:
@@ -151,7 +153,7 @@ class GitHubEmulator:
             conf = os.path.join(self.root, "lighttpd.conf")
             with open(conf, "w") as f:
                 f.write("""
-server.modules = ("mod_alias", "mod_setenv", "mod_cgi", "mod_auth", "mod_authn_file")
+server.modules = ("mod_auth", "mod_authn_file", "mod_alias", "mod_setenv", "mod_cgi")
 server.document-root = "%(root)s/www"
 server.bind = "127.0.0.1"
 server.port = %(port)d
