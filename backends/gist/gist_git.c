@@ -380,8 +380,8 @@ static int push(struct gist *g, const git_oid *parent, int64_t deadline_ms,
 		         git_oid_tostr_s(parent));
 		rc = ELECTOR_CONFLICT;
 	} else if (c.rejected) {
-		snprintf(err, errlen, "gist %s: push to %s rejected: %s", g->id,
-		         g->branch, c.reject_msg);
+		snprintf(err, errlen, "gist %s: push to %s rejected by the server: %s",
+		         g->id, g->branch, c.reject_msg);
 		rc = ELECTOR_CONFLICT;
 	} else if (rc == 0 && c.update_seen) {
 		rc = ELECTOR_OK;
@@ -396,6 +396,8 @@ static int push(struct gist *g, const git_oid *parent, int64_t deadline_ms,
 	} else {
 		rc = net_error(g, "push", rc, &c, err, errlen);
 	}
+	if (rc == ELECTOR_CONFLICT)
+		g->host->log(ELECTOR_LOG_DEBUG, GIST_COMPONENT, "%s", err);
 	git_remote_free(remote);
 	elector_gist_stream_deadline(0);
 	return rc;

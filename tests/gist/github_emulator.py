@@ -93,6 +93,10 @@ class GitHubEmulator:
         # 30 s, until the file is removed).
         self.down_file = os.path.join(self.root, "down")
         self.slow_file = os.path.join(self.root, "slow")
+        # seconds the git side waits before running a push (POST
+        # git-receive-pack), after the ref advertisement: widens the window
+        # in which another writer can move the branch under a push.
+        self.receive_delay_file = os.path.join(self.root, "receive-delay")
         self.lighttpd_log = os.path.join(self.root, "lighttpd-error.log")
 
     # ---------------------------------------------------------------- setup
@@ -141,11 +145,15 @@ class GitHubEmulator:
                     "\"$(cat '%s')\"\n"
                     "  exit 0\n"
                     "fi\n"
+                    "if [ -e '%s' ] && [ \"$REQUEST_METHOD\" = POST ]; then\n"
+                    "  case \"$PATH_INFO\" in */git-receive-pack) sleep \"$(cat '%s')\";; esac\n"
+                    "fi\n"
                     "if [ -e '%s' ]; then\n"
                     "  printf 'Status: 503 Service Unavailable\\r\\nContent-Type: text/plain\\r\\n\\r\\ndown\\n'\n"
                     "  exit 0\n"
                     "fi\n"
                     "exec %s\n" % (self.throttle_file, self.throttle_file,
+                                   self.receive_delay_file, self.receive_delay_file,
                                    self.down_file, GIT_HTTP_BACKEND))
         os.chmod(cgi, 0o755)
         for attempt in range(5):
@@ -236,6 +244,16 @@ $HTTP["url"] =~ "^/git" {
         self.tokens[t] = {"login": login, "scopes": list(scopes)}
         self._write_passwords()
         return t
+
+    def delay_receive_pack(self, seconds):
+        if seconds is None:
+            try:
+                os.unlink(self.receive_delay_file)
+            except FileNotFoundError:
+                pass
+        else:
+            with open(self.receive_delay_file, "w") as f:
+                f.write("%.2f" % seconds)
 
     def pause_git(self):
         os.kill(self.lighttpd.pid, signal.SIGSTOP)

@@ -144,3 +144,29 @@ def test_truncated_content_read_through_git(build, gist, procs):
     g = gist.get(build)
     assert g.returncode == 0, g.stderr
     assert '"a"' in g.stdout, g.stdout
+
+
+def test_server_side_old_value_check(build, gist, procs):
+    """The push carries the old value the server advertised; when another
+    writer moves the branch between the advertisement and the push (here a
+    REST edit while git-http-backend holds the push back), receive-pack
+    rejects the ref although git_remote_push() returns 0: the backend reads
+    the per-ref status and reports a conflict, and the leader steps down."""
+    d = procs.start(build, ["-v", "1"] + gist.args("a", timings=timing_args("8s", "6s", "2s")),
+                    name="a")
+    d.wait_http(20)
+    wait_until(lambda: one_leader([d]), 30, 0.1, "a leader")
+    gist.emu.delay_receive_pack(1.5)
+    before = gist.emu.commits_by_author(gist.gid).get("a", 0)
+    # wait until a push is held back (its advertisement already read)
+    time.sleep(2.5)
+    rec = stored(gist)
+    rec["holderIdentity"] = "mallory"
+    gist.emu.commit_files(gist.gid, {gist.file_name(): json.dumps(rec)})
+    wait_until(lambda: "stopped leading" in d.log(), 15, 0.05, "the leader to step down")
+    gist.emu.delay_receive_pack(None)
+    log = d.log()
+    assert "rejected by the server" in log, log[-3000:]
+    assert stored(gist)["holderIdentity"] == "mallory"
+    # the edit was not overwritten: no commit of ours on top of it
+    assert gist.emu.commits_by_author(gist.gid).get("a", 0) <= before + 1
