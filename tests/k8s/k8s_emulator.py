@@ -263,6 +263,7 @@ class K8sEmulator:
         self.watch_gen = 0           # bump to drop every open watch
         self.watch_count = 0
         self.gone_as_http = False
+        self.force_gone = 0          # answer the next N resumed watches 410
         self.httpd = None
         self.thread = None
         self.port = None
@@ -910,7 +911,10 @@ class ApiHandler(BaseHTTPRequestHandler):
         with st.lock:
             gen = emu.watch_gen
             last_base = start_rv
-            if start_rv is not None and start_rv < st.compacted:
+            forced = start_rv is not None and emu.force_gone > 0
+            if forced:
+                emu.force_gone -= 1
+            if start_rv is not None and (start_rv < st.compacted or forced):
                 gone = status_body(410, "Expired", "too old resource version: %d (%d)"
                                    % (start_rv, st.compacted + 1))
                 if emu.gone_as_http:

@@ -1,0 +1,84 @@
+"""API server faults never produce two leaders, and the leader steps down
+on time: 500s, 429s with Retry-After, dropped connections, dropped watches,
+410 Gone, latency above renew_deadline."""
+import time
+
+from elector_harness import wait_until
+
+import k8s_util as U
+
+
+def _daemons(procs, build, emu, tmp_path, n=3):
+    kc = emu.kubeconfig(str(tmp_path / "kc"))
+    return [U.start(procs, build, kc, "f%d" % i) for i in range(n)]
+
+
+def test_faults_never_two_leaders(anybuild, emu, procs, tmp_path):
+    ds = _daemons(procs, anybuild, emu, tmp_path)
+    phases = [
+        ("500s", dict(error_code=500, error_rate=0.3)),
+        ("429s", dict(error_code=429, error_rate=0.3, retry_after=1)),
+        ("503s", dict(error_code=503, error_rate=0.5, retry_after=1)),
+        ("dropped connections", dict(drop_rate=0.25)),
+        ("latency", dict(latency_ms=300)),
+    ]
+    with U.LeaderSampler(ds) as smp:
+        U.wait_one_leader(ds)
+        for name, f in phases:
+            emu.set_faults(**f)
+            t_end = time.monotonic() + 3.0
+            while time.monotonic() < t_end:
+                emu.drop_watches()
+                time.sleep(0.7)
+        emu.clear_faults()
+        U.wait_one_leader(ds, timeout=15)
+        time.sleep(1.0)
+    assert smp.double_leaders() == [], smp.double_leaders()[:3]
+    assert all(d.alive() for d in ds)
+    st = emu.stats()["admin"]
+    assert st.get("watch", 0) >= 5, st      # watches were re-established
+
+
+def test_leader_steps_down_on_time(anybuild, emu, procs, tmp_path):
+    """With every request slower than renew_deadline, the leader steps down
+    at most renew_deadline after its last successful renewal (plus slack),
+    and nobody else takes over while the API server is that slow."""
+    ds = _daemons(procs, anybuild, emu, tmp_path)
+    with U.LeaderSampler(ds) as smp:
+        leader = U.wait_one_leader(ds)
+        time.sleep(1.0)
+        t0 = time.monotonic()          # the last renewal succeeded before t0
+        emu.set_faults(latency_ms=2500)
+        down = wait_until(lambda: not U.is_leader(leader) and time.monotonic(),
+                          10, interval=0.01, what="step down")
+        took = down - t0
+        assert took <= U.RENEW_S + 0.8, "stepped down %.2fs after the fault" % took
+        time.sleep(2.0)
+        assert U.leaders(ds) == []
+        emu.clear_faults()
+        U.wait_one_leader(ds, timeout=15)
+    assert smp.double_leaders() == [], smp.double_leaders()[:3]
+    assert "stopped leading" in leader.log() or "stepped down" in leader.log()
+
+
+def test_watch_410_relist(anybuild, emu, procs, tmp_path):
+    """Watch history compacted and streams dropped: followers get 410 (as an
+    ERROR event, then as an HTTP 410), relist, watch again, and a graceful
+    handover is still immediate."""
+    ds = _daemons(procs, anybuild, emu, tmp_path)
+    leader = U.wait_one_leader(ds)
+    for as_http in (False, True):
+        emu.gone_as_http = as_http
+        time.sleep(1.0)
+        lists = emu.count(verb="list")
+        with emu.store.lock:
+            emu.force_gone = 2       # both followers' resumed watches
+        emu.drop_watches()
+        wait_until(lambda: emu.count(verb="list") >= lists + 2, 10,
+                   what="relists after 410")
+        assert emu.force_gone == 0
+    time.sleep(1.0)
+    t0 = time.monotonic()
+    assert leader.stop() == 0
+    U.wait_one_leader([d for d in ds if d is not leader], timeout=10)
+    assert time.monotonic() - t0 < 1.5
