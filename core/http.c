@@ -220,12 +220,12 @@ int elector_http_start(const char *addr, struct elector *el,
 	h->mhd = MHD_start_daemon(
 		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG,
 		0, NULL, NULL, handle, h,
+		MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, /* first, to catch all */
 		MHD_OPTION_LISTEN_SOCKET, (MHD_socket)h->fd,
 		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)5,
 		MHD_OPTION_CONNECTION_LIMIT, (unsigned int)64,
 		MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)32,
 		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)32768,
-		MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 		MHD_OPTION_END);
 	if (h->mhd == NULL) {
 		snprintf(err, errlen, "--http %s: cannot start the HTTP server", addr);
