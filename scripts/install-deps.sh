@@ -13,7 +13,7 @@ build_pkgs=(
 	libmicrohttpd-dev libyaml-dev
 )
 test_pkgs=(
-	python3 python3-pytest clang libclang-rt-14-dev valgrind
+	python3 python3-pytest python3-yaml clang libclang-rt-14-dev valgrind
 	redis-server redis-sentinel redis-tools lighttpd git
 	prometheus faketime iproute2 shellcheck openssl curl
 	procps psmisc unzip
