@@ -50,6 +50,15 @@ def test_missing_election_and_unknown_command(build):
     assert r.returncode == 2 and "backend file has no subcommands" in r.stderr, r.stderr
 
 
+def test_backend_subcommand_dispatch(build):
+    import os
+    if not os.path.exists(os.path.join(build.plugin_dir, "gist.so")):
+        pytest.skip("gist plugin not built in %s" % build.plugin_dir)
+    r = run(build, ["gist-frobnicate", "--election", "x"])
+    assert r.returncode == 2, (r.returncode, r.stderr)
+    assert "unknown gist command 'frobnicate'" in r.stderr, r.stderr
+
+
 def test_http_port_in_use_exit_1(build, tmp_path):
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
