@@ -141,6 +141,20 @@ static int net_error(struct gist *g, const char *what, int rc,
 	return ELECTOR_TRANSIENT;
 }
 
+/* An in-memory remote for the gist's URL. url.*.insteadOf rewriting is
+ * skipped: the URL is the one configured, whatever ~/.gitconfig says (and
+ * libgit2 1.5 leaks pcre2 match data on that lookup). */
+static int remote_new(struct gist *g, git_remote **out)
+{
+	git_remote_create_options o;
+
+	git_remote_create_options_init(&o, GIT_REMOTE_CREATE_OPTIONS_VERSION);
+	o.repository = g->repo;
+	o.flags = GIT_REMOTE_CREATE_SKIP_INSTEADOF |
+	          GIT_REMOTE_CREATE_SKIP_DEFAULT_FETCHSPEC;
+	return git_remote_create_with_opts(out, g->git_url, &o);
+}
+
 static int mkdir_p(const char *path)
 {
 	char tmp[4096];
@@ -204,7 +218,7 @@ static int fetch(struct gist *g, int64_t deadline_ms, char *err, size_t errlen)
 	fo.callbacks = cb;
 	fo.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;
 	elector_gist_stream_deadline(deadline_ms);
-	rc = git_remote_create_anonymous(&remote, g->repo, g->git_url);
+	rc = remote_new(g, &remote);
 	if (rc < 0) {
 		snprintf(err, errlen, "git remote %s: %s", g->git_url, git_msg());
 		return ELECTOR_INVALID;
@@ -370,7 +384,7 @@ static int push(struct gist *g, const git_oid *parent, int64_t deadline_ms,
 	po.callbacks.push_update_reference = update_ref_cb;
 	po.callbacks.payload = &c;
 	elector_gist_stream_deadline(deadline_ms);
-	rc = git_remote_create_anonymous(&remote, g->repo, g->git_url);
+	rc = remote_new(g, &remote);
 	if (rc == 0)
 		rc = git_remote_push(remote, &specs, &po);
 	*pushed = c.negotiated;
