@@ -134,3 +134,21 @@ def test_file_unknown_option(build, tmp_path):
                           cases=["empty"], expect_ok=False)
     assert res.returncode == 1, res.output()
     assert "colour" in res.stdout and "path" in res.stdout, res.output()
+
+
+def test_file_conformance_valgrind(build, tmp_path):
+    """Every case once more under valgrind memcheck (plain build): no
+    invalid access, no definite leak, in the harness, loader or plugin."""
+    import shutil
+    if shutil.which("valgrind") is None:
+        pytest.skip("valgrind not installed (Debian package valgrind)")
+    from conformance_driver import conformance_args
+    path = str(tmp_path / "v.json")
+    args = ["valgrind", "-q", "--error-exitcode=99", "--leak-check=full",
+            "--errors-for-leak-kinds=definite"] + conformance_args(
+        build, "file", opts=["path=" + path], rounds=20, contenders=3,
+        corrupt_cmd=_write_cmd(path, "x"), fix_cmd="rm -f " + shlex.quote(path))
+    r = subprocess.run(args, env=build.env(), capture_output=True, text=True,
+                       timeout=300)
+    assert r.returncode == 0, r.stdout[-4000:] + r.stderr[-4000:]
+    assert "not ok" not in r.stdout and "1..59" in r.stdout, r.stdout[-4000:]
