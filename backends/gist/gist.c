@@ -175,7 +175,7 @@ static int check_budget(struct gist *g, const struct elector_backend_params *p,
 	         "gist: retry period %lld ms would make the leader push about %lld "
 	         "commits per hour, above GitHub's limit of ~500 content-creating "
 	         "requests per hour: use --retry-period 8s or more (e.g. "
-	         "--lease-duration 60s --renew-deadline 40s --retry-period 10s), "
+	         "--lease-duration 15s --renew-deadline 10s --retry-period 8s), "
 	         "or accept the risk with --backend-opt allow-fast-renew=true",
 	         (long long)p->retry_period_ms,
 	         (long long)(3600000 / (p->retry_period_ms > 0 ? p->retry_period_ms : 1)));
