@@ -170,3 +170,57 @@ def test_server_side_old_value_check(build, gist, procs):
     assert stored(gist)["holderIdentity"] == "mallory"
     # the edit was not overwritten: no commit of ours on top of it
     assert gist.emu.commits_by_author(gist.gid).get("a", 0) <= before + 1
+
+
+def history_records(gist, election="demo"):
+    """Every version of the record file, oldest first: (sha, record)."""
+    emu = gist.emu
+    out = []
+    for sha in reversed(emu.git(gist.gid, "log", "--format=%H", emu.head(gist.gid)).split()):
+        try:
+            out.append((sha, json.loads(emu.read_file(gist.gid, gist.file_name(election), sha))))
+        except (RuntimeError, ValueError):
+            pass  # commits before the file existed
+    return out
+
+
+def test_five_daemons_race_one_winner_per_term(build, gist, procs):
+    """Rounds of 5 daemons started together on a free lease: exactly one
+    leads, and in the gist's history every term has exactly one holder."""
+    rounds = 5
+    for rnd in range(rounds):
+        ds = [procs.start(build, gist.args("r%d-%d" % (rnd, i)), name="r%d-%d" % (rnd, i))
+              for i in range(5)]
+        for d in ds:
+            d.wait_http(20)
+        leader = wait_until(lambda: one_leader(ds), 30, 0.05, "one leader in round %d" % rnd)
+        time.sleep(1.5)
+        assert leaders(ds) == [leader]
+        for d in ds:
+            assert d.status()["leader"] == leader.name
+        for d in ds:
+            assert d.stop() == 0
+    holders = {}
+    for sha, rec in history_records(gist):
+        if rec["holderIdentity"]:
+            holders.setdefault(rec["leaderTransitions"], set()).add(rec["holderIdentity"])
+    assert len(holders) >= rounds, holders
+    for term, hs in holders.items():
+        assert len(hs) == 1, "term %d held by %s" % (term, sorted(hs))
+
+
+def test_branch_detected_from_remote_head(build, tmp_path, procs):
+    """Older gists use `master`: the branch comes from the remote HEAD."""
+    from conftest import GistSetup
+    from github_emulator import GitHubEmulator
+    emu = GitHubEmulator(str(tmp_path / "emu"), branch="master").start()
+    try:
+        g = GistSetup(emu, tmp_path)
+        d = procs.start(build, g.args("a"), name="a")
+        d.wait_http(20)
+        wait_until(lambda: one_leader([d]), 30, 0.1, "a leader on master")
+        assert json.loads(emu.read_file(g.gid, g.file_name()))["holderIdentity"] == "a"
+        assert emu.git(g.gid, "for-each-ref", "--format=%(refname)") == "refs/heads/master"
+        assert d.stop() == 0
+    finally:
+        emu.stop()
