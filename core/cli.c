@@ -369,6 +369,9 @@ static int parse_args(struct pstate *ps, enum elector_cli_mode mode, int argc,
 			o = find_opt("v", 1);
 			eq = name;
 		}
+		/* a backend subcommand prints its own help */
+		if (o != NULL && o->id == O_HELP && mode == ELECTOR_CLI_COMMAND)
+			o = NULL;
 		if (o == NULL) {
 			if (mode == ELECTOR_CLI_COMMAND) {
 				if (push_pass(ps, a) != 0)
