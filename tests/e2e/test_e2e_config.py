@@ -194,3 +194,16 @@ def test_release_on_exit_false(build, procs, tmp_path):
     assert d2.stop() == 0
     r = run(build, ["get", "--election", "keep", "--file-path", lock])
     assert json.loads(r.stdout)["record"]["holderIdentity"] == ""
+
+
+def test_default_backend_choice(build, tmp_path):
+    # in a pod (KUBERNETES_SERVICE_HOST) or with --kubeconfig: the lease backend
+    r = run(build, ["--election", "k"] + FAST,
+            env={"KUBERNETES_SERVICE_HOST": "127.0.0.1", "KUBERNETES_SERVICE_PORT": "1",
+                 "ELECTOR_SERVICEACCOUNT_DIR": str(tmp_path)})
+    assert "backend lease" in r.stderr and r.returncode == 2, r.stderr
+    r = run(build, ["--election", "k", "--kubeconfig", str(tmp_path / "none")] + FAST)
+    assert "backend lease" in r.stderr and r.returncode == 2, r.stderr
+    # elsewhere the file backend (here refused for an unknown option, at once)
+    r = run(build, ["--election", "k", "--backend-opt", "zzz=1"] + FAST)
+    assert "backend file" in r.stderr and "unknown option 'zzz'" in r.stderr, r.stderr
