@@ -65,10 +65,16 @@ static int drain(struct file_state *st)
 			return relevant;
 		for (char *p = buf; p < buf + n;) {
 			const struct inotify_event *ev = (const struct inotify_event *)p;
-			if (ev->mask & IN_IGNORED) {
+			if ((ev->mask & IN_IGNORED) && ev->wd == st->watch_wd) {
 				/* directory gone or unmounted: re-add later */
 				st->watch_wd = -1;
 				relevant = 1;
+			}
+			if ((ev->mask & IN_MOVE_SELF) && ev->wd == st->watch_wd) {
+				/* the watch would follow the moved directory;
+				 * watch whatever is at the path now */
+				inotify_rm_watch(st->inotify_fd, st->watch_wd);
+				st->watch_wd = -1;
 			}
 			if (ev->mask & (IN_Q_OVERFLOW | IN_DELETE_SELF | IN_MOVE_SELF))
 				relevant = 1;

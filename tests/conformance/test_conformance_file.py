@@ -154,3 +154,43 @@ def test_file_conformance_valgrind(build, tmp_path):
     assert r.returncode == 0, res.output()
     assert not res.failures and res.planned == len(res.results) > 40, \
         res.output()
+
+
+HOLDER = r'''
+import fcntl, os, struct, sys, time
+fd = os.open(sys.argv[1], os.O_RDWR)
+# struct flock: l_type, l_whence, l_start, l_len, l_pid (0 for OFD locks)
+fcntl.fcntl(fd, fcntl.F_OFD_SETLK, struct.pack("hhqqi4x", fcntl.F_WRLCK, 0, 0, 0, 0))
+open(sys.argv[2], "w").close()
+time.sleep(float(sys.argv[3]))
+'''
+
+
+def test_file_unreachable_and_stuck_writer(anybuild, tmp_path):
+    """The harness's down/slow cases on the file backend: the directory
+    replaced by a file (ops TRANSIENT within the bound, then recovery), and
+    a writer stuck while holding the lock (updates TIMEOUT within the
+    request timeout instead of hanging)."""
+    d = tmp_path / "vol"
+    d.mkdir()
+    path = str(d / "x.json")
+    q, qd = shlex.quote(path), shlex.quote(str(d))
+    holder = tmp_path / "holder.py"
+    holder.write_text(HOLDER)
+    ready = shlex.quote(str(tmp_path / "ready"))
+    pidf = shlex.quote(str(tmp_path / "holder.pid"))
+    slow = ("rm -f {r}; /usr/bin/python3 {h} {q}.lock {r} 60 >/dev/null 2>&1 & "
+            "echo $! > {p}; i=0; while [ ! -e {r} ] && [ $i -lt 200 ]; do "
+            "sleep 0.05; i=$((i+1)); done; [ -e {r} ]").format(
+                r=ready, h=shlex.quote(str(holder)), q=q, p=pidf)
+    unslow = "kill $(cat {p})".format(p=pidf)
+    res = run_conformance(
+        anybuild, "file", opts=["path=" + path],
+        cases=["down", "slow"], request_timeout=500, slack=1000,
+        down_cmd="mv {d} {d}.away && touch {d}".format(d=qd),
+        up_cmd="rm {d} && mv {d}.away {d}".format(d=qd),
+        slow_cmd=slow, unslow_cmd=unslow)
+    assert not res.skips, res.output()
+    assert any("store down: update is TRANSIENT or TIMEOUT" in r
+               for r in res.results), res.output()
+    assert "store slow: update TIMEOUT" in res.stdout, res.output()
