@@ -207,9 +207,12 @@ class RedisServer:
                               env=env, capture_output=True, text=True,
                               timeout=10)
 
-    def commandstats(self):
-        """{command: calls} from INFO commandstats."""
-        text = self.cmd("INFO", "commandstats").decode()
+    def commandstats(self, conn=None):
+        """{command: calls} from INFO commandstats (on conn when given: a
+        fresh connection's own AUTH is counted too)."""
+        raw = conn.call("INFO", "commandstats") if conn else \
+            self.cmd("INFO", "commandstats")
+        text = raw.decode()
         out = {}
         for line in text.splitlines():
             if line.startswith("cmdstat_"):
