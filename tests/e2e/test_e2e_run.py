@@ -134,3 +134,28 @@ def test_command_stopped_when_leadership_expires_in_a_hung_store(anybuild, procs
     # renew_deadline is 1.5s; nobody else may take over before 2s
     assert took < 2.0, "command still ran %.3fs into a hung store" % took
     assert d.alive()
+
+
+def test_command_restarted_when_leadership_regained(anybuild, procs, tmp_path):
+    import fcntl
+    out = tmp_path / "started"
+    lock = tmp_path / "lock.json"
+    d = start(procs, anybuild, ["run", "--election", "again", "--id", "a1",
+                                "--file-path", str(lock)] + FAST +
+              ["--kill-grace", "100ms", "--", "sh", "-c", CHILD],
+              "a1", env={"OUT": str(out)})
+    wait_until(lambda: len(lines(out)) >= 1, 15, what="command started")
+    pid1, term1 = int(lines(out)[0][0]), int(lines(out)[0][1])
+    with open(str(lock) + ".lock", "r+") as lf:
+        fcntl.lockf(lf, fcntl.LOCK_EX)
+        try:
+            wait_until(lambda: not pid_alive(pid1), 5, interval=0.01,
+                       what="command stopped after the leadership lapsed")
+        finally:
+            fcntl.lockf(lf, fcntl.LOCK_UN)
+    wait_until(lambda: len(lines(out)) >= 2, 15, what="command started again")
+    pid2, term2 = int(lines(out)[1][0]), int(lines(out)[1][1])
+    assert pid2 != pid1 and term2 > term1
+    assert pid_alive(pid2)
+    assert d.stop() == 0
+    assert not pid_alive(pid2)
