@@ -31,6 +31,9 @@ def test_file_conformance(anybuild, tmp_path):
     # The cases this backend must not skip.
     assert len(res.skips) == 2, res.output()  # down and slow: no server
     assert res.comment("watch latency:") is not None, res.output()
+    # inotify + version compare: this backend never wakes spuriously.
+    sp = [r for r in res.results if "spurious" in r]
+    assert len(sp) >= 4 and all(", 0 spurious" in r for r in sp), sp
     # The lock file stays, the data file was replaced by the fix command.
     assert os.path.exists(path + ".lock")
     leftovers = [n for n in os.listdir(tmp_path / "store") if ".tmp." in n]
