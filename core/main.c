@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
@@ -33,6 +34,7 @@ struct daemon_ctx {
 	struct elector_run *run;     /* run mode only */
 	struct elector_label *label; /* --label-pod only */
 	const char *identity;
+	int wake_fd;                 /* eventfd: a command was (not) started */
 };
 
 static void on_new_leader(void *ud, const char *identity)
@@ -45,8 +47,13 @@ static void on_new_leader(void *ud, const char *identity)
 static void on_started(void *ud, int64_t term)
 {
 	struct daemon_ctx *d = ud;
-	if (d->run != NULL)
+	if (d->run != NULL) {
 		elector_run_start(d->run, term);
+		/* the main loop now watches the command's leadership */
+		uint64_t one = 1;
+		if (write(d->wake_fd, &one, sizeof one) < 0)
+			LOG_DEBUG("eventfd write: %s", strerror(errno));
+	}
 	elector_label_set(d->label, "leader");
 }
 
@@ -86,16 +93,24 @@ static void log_start(const struct elector_cli *cli, const char *mode)
 }
 
 /* Wait for a signal, a command exit or a lost leadership. Returns the exit
- * code for a stop the loop decided (0 on SIGTERM/SIGINT). */
-static int main_loop(struct elector *el, int sfd, struct elector_run *run)
+ * code for a stop the loop decided (0 on SIGTERM/SIGINT). Sleeps without a
+ * timeout unless a command runs. */
+static int main_loop(struct elector *el, int sfd, int wake_fd,
+                     struct elector_run *run)
 {
 	for (;;) {
-		struct pollfd pfd = {.fd = sfd, .events = POLLIN};
-		int n = poll(&pfd, 1, run != NULL ? RUN_CHECK_MS : -1);
+		struct pollfd pfd[2] = {{.fd = sfd, .events = POLLIN},
+		                        {.fd = wake_fd, .events = POLLIN}};
+		int timeout = run != NULL && elector_run_active(run) ? RUN_CHECK_MS : -1;
+		int n = poll(pfd, 2, timeout);
 		if (n < 0 && errno != EINTR) {
 			LOG_ERROR("poll: %s", strerror(errno));
 			return 1;
 		}
+		uint64_t cnt;
+		if (n > 0 && (pfd[1].revents & POLLIN) &&
+		    read(wake_fd, &cnt, sizeof cnt) < 0 && errno != EAGAIN)
+			LOG_DEBUG("eventfd read: %s", strerror(errno));
 		struct signalfd_siginfo si;
 		while (read(sfd, &si, sizeof si) == (ssize_t)sizeof si) {
 			if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) {
@@ -119,80 +134,97 @@ static int main_loop(struct elector *el, int sfd, struct elector_run *run)
 	}
 }
 
+static void fill_config(struct elector_config *cfg, const struct elector_cli *cli,
+                        struct daemon_ctx *ctx)
+{
+	elector_config_init(cfg);
+	cfg->election = cli->election;
+	cfg->namespace_ = cli->namespace_;
+	cfg->identity = cli->identity;
+	cfg->lease_duration_ms = cli->lease_duration_ms;
+	cfg->renew_deadline_ms = cli->renew_deadline_ms;
+	cfg->retry_period_ms = cli->retry_period_ms;
+	cfg->backend = cli->backend;
+	cfg->backend_options = (const char *const *)cli->backend_opts;
+	cfg->n_backend_options = cli->n_backend_opts;
+	cfg->plugin_dir = cli->plugin_dir;
+	cfg->release_on_stop = cli->release_on_exit;
+	cfg->on_new_leader = on_new_leader;
+	cfg->on_started_leading = on_started;
+	cfg->on_stopped_leading = on_stopped;
+	cfg->userdata = ctx;
+}
+
+/* Run the election until a signal, or the command's exit in run mode.
+ * One cleanup path below, whatever failed. */
 static int take_part(const struct elector_cli *cli, int run_mode)
 {
 	char err[1024];
 	sigset_t set;
-	int sfd = -1;
-	if (block_signals(&set, &sfd) != 0) {
-		fprintf(stderr, "elector: signal setup: %s\n", strerror(errno));
-		return 1;
-	}
-	struct daemon_ctx ctx = {.identity = cli->identity};
+	int sfd = -1, code = 1, rc;
+	struct daemon_ctx ctx = {.identity = cli->identity, .wake_fd = -1};
+	struct elector *el = NULL;
+	struct elector_http *http = NULL;
+	struct elector_http_info info = {cli->election, cli->namespace_, cli->backend};
 	struct elector_config cfg;
-	elector_config_init(&cfg);
-	cfg.election = cli->election;
-	cfg.namespace_ = cli->namespace_;
-	cfg.identity = cli->identity;
-	cfg.lease_duration_ms = cli->lease_duration_ms;
-	cfg.renew_deadline_ms = cli->renew_deadline_ms;
-	cfg.retry_period_ms = cli->retry_period_ms;
-	cfg.backend = cli->backend;
-	cfg.backend_options = (const char *const *)cli->backend_opts;
-	cfg.n_backend_options = cli->n_backend_opts;
-	cfg.plugin_dir = cli->plugin_dir;
-	cfg.release_on_stop = cli->release_on_exit;
-	cfg.on_new_leader = on_new_leader;
-	cfg.on_started_leading = on_started;
-	cfg.on_stopped_leading = on_stopped;
-	cfg.userdata = &ctx;
+
+	fill_config(&cfg, cli, &ctx);
 	if (elector_config_validate(&cfg, err, sizeof err) != ELECTOR_OK) {
 		fprintf(stderr, "elector: invalid timings: %s (set --lease-duration, "
 		        "--renew-deadline and --retry-period accordingly)\n", err);
-		close(sfd);
 		return 2;
+	}
+	/* before any thread exists, so every thread inherits the mask */
+	if (block_signals(&set, &sfd) != 0) {
+		fprintf(stderr, "elector: signal setup: %s\n", strerror(errno));
+		goto out;
+	}
+	ctx.wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (ctx.wake_fd < 0) {
+		fprintf(stderr, "elector: eventfd: %s\n", strerror(errno));
+		goto out;
 	}
 	if (run_mode && elector_run_new(cli->cmd_argv, cli->kill_grace_ms, cli->election,
 	                                cli->identity, &ctx.run) != 0) {
 		fprintf(stderr, "elector: out of memory\n");
-		close(sfd);
-		return 1;
+		goto out;
 	}
 	log_start(cli, run_mode ? " (run mode)" : "");
-	struct elector *el = NULL;
-	int rc = elector_create(&cfg, &el, err, sizeof err);
+	rc = elector_create(&cfg, &el, err, sizeof err);
 	if (rc != ELECTOR_OK) {
 		LOG_ERROR("%s", err);
-		elector_run_free(ctx.run);
-		close(sfd);
-		return rc == ELECTOR_INVALID ? 2 : 1;
+		code = rc == ELECTOR_INVALID ? 2 : 1;
+		goto out;
 	}
-	struct elector_http *http = NULL;
-	struct elector_http_info info = {cli->election, cli->namespace_, cli->backend};
-	int code = 0;
-	if (cli->label_pod && elector_label_start(&ctx.label) != 0) {
-		code = 1;
-	} else if (cli->http != NULL &&
+	if (cli->label_pod && elector_label_start(&ctx.label) != 0)
+		goto out;
+	if (cli->http != NULL &&
 	    elector_http_start(cli->http, el, &info, &http, err, sizeof err) != 0) {
 		LOG_ERROR("%s", err);
-		code = 1;
-	} else if (elector_start(el) != ELECTOR_OK) {
-		LOG_ERROR("cannot start the election thread");
-		code = 1;
-	} else {
-		code = main_loop(el, sfd, ctx.run);
+		goto out;
 	}
+	if (elector_start(el) != ELECTOR_OK) {
+		LOG_ERROR("cannot start the election thread");
+		goto out;
+	}
+	code = main_loop(el, sfd, ctx.wake_fd, ctx.run);
+out:
 	if (ctx.run != NULL)
 		elector_run_shutdown(ctx.run);
-	rc = elector_stop(el);
-	if (rc != ELECTOR_OK)
-		LOG_WARN("release failed (%s); the lease expires on its own",
-		         elector_strerror(rc));
+	if (el != NULL) {
+		rc = elector_stop(el); /* stopped_leading (stops the command), release */
+		if (rc != ELECTOR_OK)
+			LOG_WARN("release failed (%s); the lease expires on its own",
+			         elector_strerror(rc));
+	}
 	elector_http_stop(http);
 	elector_label_stop(ctx.label); /* "follower" is the last word */
 	elector_destroy(el);
 	elector_run_free(ctx.run); /* stops a command still running */
-	close(sfd);
+	if (ctx.wake_fd >= 0)
+		close(ctx.wake_fd);
+	if (sfd >= 0)
+		close(sfd);
 	return code;
 }
 
