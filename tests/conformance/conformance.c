@@ -37,9 +37,15 @@
  *   release    holder "" with leaseDurationSeconds 1 round-trips
  *   watch      (backends with ELECTOR_CAP_WATCH) an unchanged store times
  *              out; a watcher blocked in watch() wakes within --watch-bound
- *              after another handle's update (latency printed as a comment)
+ *              after another handle's update (latency printed as a
+ *              comment); no stale wake-up after the writes it has seen
  *   wake       (ELECTOR_CAP_WATCH) wake() from another thread ends a
- *              blocked watch promptly; a wake() before watch() too
+ *              blocked watch promptly with TIMEOUT; a wake() before watch()
+ *              too; a later watch blocks again
+ *              (watch may return OK when the record only *may* have changed;
+ *              up to 2 such "spurious" returns per wait are tolerated and
+ *              counted in the test names, but an unchanged store must end
+ *              up blocking until the timeout)
  *   contenders --contenders processes (fork, one handle each) race for
  *              --rounds rounds: all read the same version, then all update
  *              it with their own identity and round; exactly one OK and
