@@ -155,6 +155,10 @@ const char *elector_redis_where(const struct elector_redis *r, char *buf,
  * also forgets the Sentinel-resolved address. */
 void elector_redis_disconnect(struct elector_redis *r, int forget_master);
 
+/* Compute the scripts' SHA-1 digests once per process (thread-safe);
+ * called by init before any store op. */
+void elector_redis_scripts_init(void);
+
 /* Store ops (redis_store.c). Same contracts as the ops in backend.h. */
 int elector_redis_get(void *state, struct elector_record *rec,
                       struct elector_version *ver, char *err, size_t errlen);

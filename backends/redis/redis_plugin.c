@@ -200,6 +200,7 @@ static int redis_init(const struct elector_backend_host *host,
 		return ELECTOR_ERROR;
 	}
 	r->host = host;
+	elector_redis_scripts_init();
 	r->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (r->wake_fd < 0) {
 		snprintf(err, errlen, "redis: eventfd: %s", strerror(errno));

@@ -12,6 +12,7 @@
  * redis-cli SET, which does not bump the counter) is a CONFLICT, never
  * silently replaced by a renew. A missing counter key counts as 0.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,12 +75,23 @@ static struct script scripts[] = {
 
 enum { S_GET = 0, S_CREATE = 1, S_UPDATE = 2 };
 
-/* The digests are computed once; racing first computations write the same
- * bytes, and only the engine thread calls in. */
-static const char *script_sha(struct script *s)
+static pthread_once_t scripts_once = PTHREAD_ONCE_INIT;
+
+static void scripts_digest(void)
 {
-	if (!s->sha[0])
-		elector_redis_sha1_hex(s->body, strlen(s->body), s->sha);
+	for (size_t i = 0; i < sizeof scripts / sizeof scripts[0]; i++)
+		elector_redis_sha1_hex(scripts[i].body, strlen(scripts[i].body),
+		                       scripts[i].sha);
+}
+
+void elector_redis_scripts_init(void)
+{
+	/* Several instances (libelector users) may init concurrently. */
+	pthread_once(&scripts_once, scripts_digest);
+}
+
+static const char *script_sha(const struct script *s)
+{
 	return s->sha;
 }
 

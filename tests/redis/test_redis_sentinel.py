@@ -155,6 +155,8 @@ def test_sentinel_failover_never_two_leaders(anybuild, procs, sentinel_set):
     # The daemons followed via Sentinel, not by luck: they logged the new
     # master address.
     assert any("is at 127.0.0.1:%d" % replica.port in d.log() for d in ds)
+    # Watching followers heard of it from a sentinel's +switch-master.
+    assert any("+switch-master %s" % MASTER in d.log() for d in ds)
     print("new leader %.3fs after the kill; %d rounds" % (t_new, len(sampler.rounds)))
     assert t_new < 30
 
