@@ -211,6 +211,14 @@ static int gist_init(const struct elector_backend_host *host,
 	                                  : ELECTOR_ERROR;
 	if (rc == ELECTOR_OK)
 		rc = check_budget(g, params, err, errlen);
+	if (rc == ELECTOR_OK) {
+		/* The cache repository must not depend on the user's git config
+		 * (proxies, url rewrites, sslVerify ...): no global, XDG or
+		 * system config files. */
+		git_libgit2_opts(GIT_OPT_SET_SEARCH_PATH, GIT_CONFIG_LEVEL_GLOBAL, "");
+		git_libgit2_opts(GIT_OPT_SET_SEARCH_PATH, GIT_CONFIG_LEVEL_XDG, "");
+		git_libgit2_opts(GIT_OPT_SET_SEARCH_PATH, GIT_CONFIG_LEVEL_SYSTEM, "");
+	}
 	if (rc == ELECTOR_OK && elector_gist_stream_register() < 0) {
 		snprintf(err, errlen, "gist: registering the git stream failed");
 		rc = ELECTOR_ERROR;
