@@ -39,8 +39,19 @@ def leaders(daemons):
 
 
 def wait_one_leader(daemons, timeout=20):
-    return wait_until(lambda: (lambda l: l[0] if len(l) == 1 else None)(
-        leaders(daemons)), timeout, interval=0.02, what="exactly one leader")
+    try:
+        return wait_until(lambda: (lambda l: l[0] if len(l) == 1 else None)(
+            leaders(daemons)), timeout, interval=0.02, what="exactly one leader")
+    except AssertionError as e:
+        info = []
+        for d in daemons:
+            code, body = http_get(d.port, "/", timeout=1.0) if d.alive() else (None, b"")
+            info.append("%s alive=%s status=%s %s\n%s" % (
+                getattr(d, "ident", d.name), d.alive(), code, body[:400],
+                d.log()[-3000:]))
+        raise AssertionError("%s; leaders now: %s\n%s" % (
+            e, [getattr(d, "ident", d.name) for d in leaders(daemons)],
+            "\n".join(info)))
 
 
 def ctl_cmd(emu, what, arg=None):
