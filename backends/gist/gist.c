@@ -182,6 +182,23 @@ static int check_budget(struct gist *g, const struct elector_backend_params *p,
 	return ELECTOR_INVALID;
 }
 
+/* libgit2 verifies TLS with the CA bundle it was built to use; name the
+ * system bundle (or $SSL_CERT_FILE) explicitly so pushes to GitHub do not
+ * depend on that build setting. */
+static void set_ca_file(const struct elector_backend_host *host)
+{
+	const char *f = getenv("SSL_CERT_FILE");
+
+	if (!f || access(f, R_OK) != 0)
+		f = "/etc/ssl/certs/ca-certificates.crt";
+	if (access(f, R_OK) != 0)
+		return;
+	if (git_libgit2_opts(GIT_OPT_SET_SSL_CERT_LOCATIONS, f, NULL) < 0)
+		host->log(ELECTOR_LOG_WARN, GIST_COMPONENT,
+		          "cannot load CA bundle %s for git: %s", f,
+		          git_error_last() ? git_error_last()->message : "?");
+}
+
 static int gist_init(const struct elector_backend_host *host,
                      const struct elector_backend_params *params, void **state,
                      char *err, size_t errlen)
@@ -218,6 +235,7 @@ static int gist_init(const struct elector_backend_host *host,
 		git_libgit2_opts(GIT_OPT_SET_SEARCH_PATH, GIT_CONFIG_LEVEL_GLOBAL, "");
 		git_libgit2_opts(GIT_OPT_SET_SEARCH_PATH, GIT_CONFIG_LEVEL_XDG, "");
 		git_libgit2_opts(GIT_OPT_SET_SEARCH_PATH, GIT_CONFIG_LEVEL_SYSTEM, "");
+		set_ca_file(host);
 	}
 	if (rc == ELECTOR_OK && elector_gist_stream_register() < 0) {
 		snprintf(err, errlen, "gist: registering the git stream failed");
