@@ -22,7 +22,7 @@
 #define TIME_US_MAX (253402300799LL * 1000000LL + 999999LL)
 
 static int fail(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 static int fail(char *err, size_t errlen, const char *fmt, ...)
 {
@@ -68,7 +68,8 @@ static int utf8_valid(const unsigned char *s, size_t n)
 				return 0;
 			cp = (cp << 6) | (s[i + k] & 0x3f);
 		}
-		if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+		if ((len == 3 &&
+		     (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
 		    (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
 			return 0;
 		i += len;
@@ -99,8 +100,9 @@ int elector_record_validate(const struct elector_record *rec, char *err,
 	int rc = check_str(rec->holder_identity, sizeof rec->holder_identity,
 	                   "holderIdentity", err, errlen);
 	if (rc == ELECTOR_OK)
-		rc = check_str(rec->preferred_holder, sizeof rec->preferred_holder,
-		               "preferredHolder", err, errlen);
+		rc = check_str(rec->preferred_holder,
+		               sizeof rec->preferred_holder, "preferredHolder",
+		               err, errlen);
 	if (rc == ELECTOR_OK)
 		rc = check_str(rec->strategy, sizeof rec->strategy, "strategy",
 		               err, errlen);
@@ -123,10 +125,12 @@ int elector_record_validate(const struct elector_record *rec, char *err,
 		return fail(err, errlen, "unknown record flags 0x%x",
 		            (unsigned)rec->flags);
 	if ((rec->flags & ELECTOR_REC_HAS_ACQUIRE_TIME) &&
-	    (rec->acquire_time_us < TIME_US_MIN || rec->acquire_time_us > TIME_US_MAX))
+	    (rec->acquire_time_us < TIME_US_MIN ||
+	     rec->acquire_time_us > TIME_US_MAX))
 		return fail(err, errlen, "acquireTime: out of range");
 	if ((rec->flags & ELECTOR_REC_HAS_RENEW_TIME) &&
-	    (rec->renew_time_us < TIME_US_MIN || rec->renew_time_us > TIME_US_MAX))
+	    (rec->renew_time_us < TIME_US_MIN ||
+	     rec->renew_time_us > TIME_US_MAX))
 		return fail(err, errlen, "renewTime: out of range");
 	return ELECTOR_OK;
 }
@@ -189,8 +193,8 @@ int elector_record_encode(const struct elector_record *rec, char *buf,
 }
 
 /* Copies a JSON string (or null/absent = "") into dst[cap]. */
-static int get_str(json_t *o, const char *key, char *dst, size_t cap,
-                   char *err, size_t errlen)
+static int get_str(json_t *o, const char *key, char *dst, size_t cap, char *err,
+                   size_t errlen)
 {
 	json_t *v = json_object_get(o, key);
 	dst[0] = '\0';
@@ -200,7 +204,8 @@ static int get_str(json_t *o, const char *key, char *dst, size_t cap,
 		return fail(err, errlen, "%s: expected a string", key);
 	size_t n = json_string_length(v);
 	if (n >= cap)
-		return fail(err, errlen, "%s: longer than %zu bytes", key, cap - 1);
+		return fail(err, errlen, "%s: longer than %zu bytes", key,
+		            cap - 1);
 	memcpy(dst, json_string_value(v), n);
 	dst[n] = '\0';
 	return ELECTOR_OK;
@@ -218,8 +223,8 @@ static int get_int(json_t *o, const char *key, long long lo, long long hi,
 		return fail(err, errlen, "%s: expected an integer", key);
 	long long x = json_integer_value(v);
 	if (x < lo || x > hi)
-		return fail(err, errlen, "%s: %lld out of range %lld..%lld", key,
-		            x, lo, hi);
+		return fail(err, errlen, "%s: %lld out of range %lld..%lld",
+		            key, x, lo, hi);
 	*out = x;
 	return ELECTOR_OK;
 }
@@ -234,12 +239,12 @@ static int get_time(json_t *o, const char *key, uint32_t flag,
 	if (v == NULL || json_is_null(v))
 		return ELECTOR_OK;
 	if (!json_is_string(v))
-		return fail(err, errlen, "%s: expected an RFC 3339 string or null",
-		            key);
+		return fail(err, errlen,
+		            "%s: expected an RFC 3339 string or null", key);
 	const char *s = json_string_value(v);
 	if (elector_time_parse(s, dst) != ELECTOR_OK)
-		return fail(err, errlen, "%s: \"%.40s\" is not an RFC 3339 time",
-		            key, s);
+		return fail(err, errlen,
+		            "%s: \"%.40s\" is not an RFC 3339 time", key, s);
 	rec->flags |= flag;
 	return ELECTOR_OK;
 }
@@ -263,8 +268,8 @@ static int decode_object(json_t *o, struct elector_record *rec, char *err,
 		rc = get_int(o, "leaderTransitions", 0, INT64_MAX, &lt, err,
 		             errlen);
 	if (rc == ELECTOR_OK)
-		rc = get_time(o, "acquireTime", ELECTOR_REC_HAS_ACQUIRE_TIME, rec,
-		              &rec->acquire_time_us, err, errlen);
+		rc = get_time(o, "acquireTime", ELECTOR_REC_HAS_ACQUIRE_TIME,
+		              rec, &rec->acquire_time_us, err, errlen);
 	if (rc == ELECTOR_OK)
 		rc = get_time(o, "renewTime", ELECTOR_REC_HAS_RENEW_TIME, rec,
 		              &rec->renew_time_us, err, errlen);

@@ -35,7 +35,8 @@ static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
 	z += 719468;
 	const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
 	const unsigned doe = (unsigned)(z - era * 146097);
-	const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	const unsigned yoe =
+	    (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
 	const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
 	const unsigned mp = (5 * doy + 2) / 153;
 	*d = doy - (153 * mp + 2) / 5 + 1;
@@ -79,8 +80,8 @@ int elector_time_format(int64_t unix_us, char *buf, size_t cap)
 	int64_t y;
 	unsigned m, d;
 	civil_from_days(days, &y, &m, &d);
-	int n = snprintf(buf, cap, "%04d-%02u-%02uT%02d:%02d:%02d.%06dZ", (int)y,
-	                 m, d, (int)(sod / 3600), (int)(sod / 60 % 60),
+	int n = snprintf(buf, cap, "%04d-%02u-%02uT%02d:%02d:%02d.%06dZ",
+	                 (int)y, m, d, (int)(sod / 3600), (int)(sod / 60 % 60),
 	                 (int)(sod % 60), (int)us);
 	if (n != 27) {
 		buf[0] = '\0';
@@ -181,14 +182,14 @@ struct unit {
 };
 
 static const struct unit units[] = {
-	{"ns", 1ULL},
-	{"us", 1000ULL},
-	{"\xc2\xb5s", 1000ULL}, /* U+00B5 micro sign */
-	{"\xce\xbcs", 1000ULL}, /* U+03BC Greek mu */
-	{"ms", 1000000ULL},
-	{"s", 1000000000ULL},
-	{"m", 60ULL * 1000000000ULL},
-	{"h", 3600ULL * 1000000000ULL},
+    {"ns", 1ULL},
+    {"us", 1000ULL},
+    {"\xc2\xb5s", 1000ULL}, /* U+00B5 micro sign */
+    {"\xce\xbcs", 1000ULL}, /* U+03BC Greek mu */
+    {"ms", 1000000ULL},
+    {"s", 1000000000ULL},
+    {"m", 60ULL * 1000000000ULL},
+    {"h", 3600ULL * 1000000000ULL},
 };
 
 #define DUR_MAX_NS ((uint64_t)INT64_MAX)
@@ -197,16 +198,15 @@ static int dur_err(char *err, size_t errlen, const char *what, const char *s)
 {
 	if (err != NULL && errlen > 0) {
 		/* The input may be long or binary: quote a bounded prefix. */
-		int n = snprintf(err, errlen, "%s in duration \"%.64s%s\"", what,
-		                 s, strlen(s) > 64 ? "..." : "");
+		int n = snprintf(err, errlen, "%s in duration \"%.64s%s\"",
+		                 what, s, strlen(s) > 64 ? "..." : "");
 		if (n < 0)
 			err[0] = '\0';
 	}
 	return ELECTOR_INVALID;
 }
 
-int elector_duration_parse(const char *s, int64_t *ms, char *err,
-                           size_t errlen)
+int elector_duration_parse(const char *s, int64_t *ms, char *err, size_t errlen)
 {
 	if (err != NULL && errlen > 0)
 		err[0] = '\0';
@@ -277,14 +277,15 @@ int elector_duration_parse(const char *s, int64_t *ms, char *err,
 			return dur_err(err, errlen, "value out of range", s);
 		uint64_t part = v * u->ns;
 		if (f > 0) {
-			/* f/scale < 1, u->ns <= 3.6e12: compute f*u->ns/scale in
-			 * long double to avoid 128-bit arithmetic; exact enough
-			 * for a millisecond result. */
+			/* f/scale < 1, u->ns <= 3.6e12: compute f*u->ns/scale
+			 * in long double to avoid 128-bit arithmetic; exact
+			 * enough for a millisecond result. */
 			long double fr = (long double)f * (long double)u->ns /
 			                 (long double)scale;
 			uint64_t fp = (uint64_t)fr;
 			if (part > DUR_MAX_NS - fp)
-				return dur_err(err, errlen, "value out of range", s);
+				return dur_err(err, errlen,
+				               "value out of range", s);
 			part += fp;
 		}
 		if (total > DUR_MAX_NS - part)
@@ -330,7 +331,7 @@ int elector_duration_format(int64_t ms, char *buf, size_t cap)
 		return ELECTOR_OK;
 	}
 	uint64_t h = u / 3600000, m = u / 60000 % 60, s = u / 1000 % 60,
-		 frac = u % 1000;
+	         frac = u % 1000;
 	if (h > 0 && put_num(buf, cap, &pos, h, "h") != 0)
 		goto fail;
 	if ((h > 0 || m > 0) && put_num(buf, cap, &pos, m, "m") != 0)

@@ -15,9 +15,9 @@
 #include "file_int.h"
 
 static const struct elector_backend_option file_options[] = {
-	{"path", "data file (default $XDG_RUNTIME_DIR/elector/NAMESPACE/"
-	         "ELECTION.json, else /tmp/elector-$UID/...)"},
-	{NULL, NULL},
+    {"path", "data file (default $XDG_RUNTIME_DIR/elector/NAMESPACE/"
+             "ELECTION.json, else /tmp/elector-$UID/...)"},
+    {NULL, NULL},
 };
 
 int elector_file_err(const struct file_state *st, int status, char *err,
@@ -60,8 +60,8 @@ static int64_t default_request_timeout(const struct elector_backend_params *p)
 }
 
 static int file_init(const struct elector_backend_host *host,
-                     const struct elector_backend_params *params,
-                     void **state, char *err, size_t errlen)
+                     const struct elector_backend_params *params, void **state,
+                     char *err, size_t errlen)
 {
 	*state = NULL;
 	if (params->struct_size < sizeof(struct elector_backend_params)) {
@@ -81,14 +81,14 @@ static int file_init(const struct elector_backend_host *host,
 	st->lock_fd = st->inotify_fd = st->watch_wd = st->event_fd = -1;
 	st->request_timeout_ms = default_request_timeout(params);
 	rc = elector_file_resolve_path(st, host->option(params, "path"),
-	                               params->namespace_, params->election, err,
-	                               errlen);
+	                               params->namespace_, params->election,
+	                               err, errlen);
 	if (rc != ELECTOR_OK)
 		goto fail;
 	/* The lock file is created once and never replaced, so every writer
 	 * locks the same inode whatever happens to the data file. */
-	st->lock_fd = open(st->lock_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
-	                   0600);
+	st->lock_fd = open(st->lock_path,
+	                   O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (st->lock_fd < 0) {
 		rc = elector_file_err(st, ELECTOR_INVALID, err, errlen,
 		                      "open lock file %s: %s", st->lock_path,
@@ -121,20 +121,20 @@ static int file_describe(void *state, char *buf, size_t len)
 }
 
 static const struct elector_backend_ops file_ops = {
-	.abi_version = ELECTOR_BACKEND_ABI_VERSION,
-	.struct_size = sizeof(struct elector_backend_ops),
-	.name = "file",
-	.capabilities = ELECTOR_CAP_WATCH,
-	.options = file_options,
-	.init = file_init,
-	.destroy = file_destroy,
-	.get = elector_file_get,
-	.create = elector_file_create,
-	.update = elector_file_update,
-	.watch = elector_file_watch,
-	.wake = elector_file_wake,
-	.describe = file_describe,
-	.command = NULL,
+    .abi_version = ELECTOR_BACKEND_ABI_VERSION,
+    .struct_size = sizeof(struct elector_backend_ops),
+    .name = "file",
+    .capabilities = ELECTOR_CAP_WATCH,
+    .options = file_options,
+    .init = file_init,
+    .destroy = file_destroy,
+    .get = elector_file_get,
+    .create = elector_file_create,
+    .update = elector_file_update,
+    .watch = elector_file_watch,
+    .wake = elector_file_wake,
+    .describe = file_describe,
+    .command = NULL,
 };
 
 __attribute__((visibility("default"))) const struct elector_backend_ops *

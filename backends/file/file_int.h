@@ -46,7 +46,7 @@ struct file_state {
 /* Writes "file PATH: ..." context + message into err; returns status. */
 int elector_file_err(const struct file_state *st, int status, char *err,
                      size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 5, 6)));
+    __attribute__((format(printf, 5, 6)));
 
 /*
  * Resolve the data file path into st->path/lock_path/dir/base: the `path`

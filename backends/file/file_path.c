@@ -16,7 +16,7 @@
 #include "file_int.h"
 
 static int path_err(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 static int path_err(char *err, size_t errlen, const char *fmt, ...)
 {
@@ -41,7 +41,8 @@ static int name_ok(const char *s)
 	for (size_t i = 0; i < n; i++) {
 		char c = s[i];
 		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		      (c >= '0' && c <= '9') || c == '.' || c == '-' || c == '_'))
+		      (c >= '0' && c <= '9') || c == '.' || c == '-' ||
+		      c == '_'))
 			return 0;
 	}
 	return 1;
@@ -56,8 +57,10 @@ static int make_dir(const char *d, char *err, size_t errlen)
 			return path_err(err, errlen, "stat %s: %s", d,
 			                strerror(errno));
 		if (!S_ISDIR(sb.st_mode))
-			return path_err(err, errlen, "%s exists and is not a "
-			                "directory", d);
+			return path_err(err, errlen,
+			                "%s exists and is not a "
+			                "directory",
+			                d);
 		return ELECTOR_OK;
 	}
 	return path_err(err, errlen, "create directory %s: %s", d,
@@ -81,7 +84,8 @@ static int make_parents(const char *path, char *err, size_t errlen)
 		if (stat(buf, &sb) != 0)
 			rc = make_dir(buf, err, errlen);
 		else if (!S_ISDIR(sb.st_mode))
-			rc = path_err(err, errlen, "%s is not a directory", buf);
+			rc =
+			    path_err(err, errlen, "%s is not a directory", buf);
 		buf[i] = '/';
 		if (rc != ELECTOR_OK)
 			return rc;
@@ -102,17 +106,23 @@ static int tmp_root(const char *tmp_base, char *out, size_t cap, char *err,
 		                strerror(errno));
 	struct stat sb;
 	if (lstat(out, &sb) != 0)
-		return path_err(err, errlen, "stat %s: %s", out, strerror(errno));
+		return path_err(err, errlen, "stat %s: %s", out,
+		                strerror(errno));
 	if (!S_ISDIR(sb.st_mode))
-		return path_err(err, errlen, "refusing %s: not a directory (a "
-		                "symlink or file there is not ours); remove it or "
-		                "set path=", out);
+		return path_err(
+		    err, errlen,
+		    "refusing %s: not a directory (a "
+		    "symlink or file there is not ours); remove it or "
+		    "set path=",
+		    out);
 	if (sb.st_uid != uid)
-		return path_err(err, errlen, "refusing %s: owned by uid %u, not "
-		                "%u; remove it or set path=", out,
-		                (unsigned)sb.st_uid, (unsigned)uid);
+		return path_err(err, errlen,
+		                "refusing %s: owned by uid %u, not "
+		                "%u; remove it or set path=",
+		                out, (unsigned)sb.st_uid, (unsigned)uid);
 	if ((sb.st_mode & (S_IWGRP | S_IWOTH)) != 0)
-		return path_err(err, errlen, "refusing %s: mode %03o is group- "
+		return path_err(err, errlen,
+		                "refusing %s: mode %03o is group- "
 		                "or world-writable; chmod 700 it or set path=",
 		                out, (unsigned)(sb.st_mode & 0777));
 	return ELECTOR_OK;
@@ -124,14 +134,16 @@ static int split_path(struct file_state *st, const char *p, char *err,
 {
 	size_t n = strlen(p);
 	if (n == 0 || p[n - 1] == '/')
-		return path_err(err, errlen, "path \"%s\" does not name a file", p);
+		return path_err(err, errlen, "path \"%s\" does not name a file",
+		                p);
 	int w;
 	if (p[0] == '/') {
 		w = snprintf(st->path, sizeof st->path, "%s", p);
 	} else {
 		char cwd[PATH_MAX];
 		if (getcwd(cwd, sizeof cwd) == NULL)
-			return path_err(err, errlen, "getcwd: %s", strerror(errno));
+			return path_err(err, errlen, "getcwd: %s",
+			                strerror(errno));
 		w = snprintf(st->path, sizeof st->path, "%s/%s", cwd, p);
 	}
 	if (w < 0 || (size_t)w >= sizeof st->path)
@@ -146,7 +158,8 @@ static int split_path(struct file_state *st, const char *p, char *err,
 	memcpy(st->dir, st->path, dlen);
 	st->dir[dlen] = '\0';
 	const char *b = slash + 1;
-	if (strlen(b) > NAME_MAX - 16 || strcmp(b, ".") == 0 || strcmp(b, "..") == 0)
+	if (strlen(b) > NAME_MAX - 16 || strcmp(b, ".") == 0 ||
+	    strcmp(b, "..") == 0)
 		return path_err(err, errlen, "bad file name \"%s\"", b);
 	memcpy(st->base, b, strlen(b) + 1);
 	return ELECTOR_OK;
@@ -165,10 +178,13 @@ int elector_file_resolve_path_in(struct file_state *st, const char *opt_path,
 	}
 	const char *ns = namespace_ != NULL ? namespace_ : "default";
 	if (!name_ok(ns))
-		return path_err(err, errlen, "namespace \"%.64s\" is not usable as "
-		                "a file name ([A-Za-z0-9._-]); set path=", ns);
+		return path_err(err, errlen,
+		                "namespace \"%.64s\" is not usable as "
+		                "a file name ([A-Za-z0-9._-]); set path=",
+		                ns);
 	if (!name_ok(election))
-		return path_err(err, errlen, "election \"%.64s\" is not usable as "
+		return path_err(err, errlen,
+		                "election \"%.64s\" is not usable as "
 		                "a file name ([A-Za-z0-9._-]); set path=",
 		                election != NULL ? election : "");
 	char root[PATH_MAX], dir[PATH_MAX], file[PATH_MAX];
@@ -176,7 +192,8 @@ int elector_file_resolve_path_in(struct file_state *st, const char *opt_path,
 	if (xdg != NULL && xdg[0] == '/') {
 		int n = snprintf(root, sizeof root, "%s/elector", xdg);
 		if (n < 0 || (size_t)n >= sizeof root)
-			return path_err(err, errlen, "XDG_RUNTIME_DIR too long");
+			return path_err(err, errlen,
+			                "XDG_RUNTIME_DIR too long");
 		rc = make_dir(root, err, errlen);
 	} else {
 		rc = tmp_root(tmp_base, root, sizeof root, err, errlen);

@@ -52,15 +52,16 @@ static int lock_take(struct file_state *st, char *err, size_t errlen)
 		if (errno == EINTR)
 			continue;
 		if (errno != EAGAIN && errno != EACCES)
-			return elector_file_err(st, ELECTOR_TRANSIENT, err, errlen,
-			                        "lock %s: %s", st->lock_path,
-			                        strerror(errno));
+			return elector_file_err(st, ELECTOR_TRANSIENT, err,
+			                        errlen, "lock %s: %s",
+			                        st->lock_path, strerror(errno));
 		int64_t left = deadline - mono_ms();
 		if (left <= 0)
-			return elector_file_err(st, ELECTOR_TIMEOUT, err, errlen,
-			                        "lock %s held by another writer for "
-			                        "more than %lld ms", st->lock_path,
-			                        (long long)st->request_timeout_ms);
+			return elector_file_err(
+			    st, ELECTOR_TIMEOUT, err, errlen,
+			    "lock %s held by another writer for "
+			    "more than %lld ms",
+			    st->lock_path, (long long)st->request_timeout_ms);
 		long nap = backoff;
 		if ((int64_t)nap > left * 1000)
 			nap = (long)(left * 1000);
@@ -77,8 +78,8 @@ static void lock_release(struct file_state *st)
 	fl.l_type = F_UNLCK;
 	fl.l_whence = SEEK_SET;
 	if (fcntl(st->lock_fd, F_OFD_SETLK, &fl) != 0)
-		st->host->log(ELECTOR_LOG_WARN, FILE_COMPONENT,
-		              "unlock %s: %s", st->lock_path, strerror(errno));
+		st->host->log(ELECTOR_LOG_WARN, FILE_COMPONENT, "unlock %s: %s",
+		              st->lock_path, strerror(errno));
 }
 
 /* Read the whole data file into a malloc'ed buffer (NUL-terminated). */
@@ -90,8 +91,8 @@ static int read_content(struct file_state *st, char **out, size_t *len,
 	int fd = open(st->path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		if (errno == ENOENT)
-			return elector_file_err(st, ELECTOR_NOT_FOUND, err, errlen,
-			                        "no record stored");
+			return elector_file_err(st, ELECTOR_NOT_FOUND, err,
+			                        errlen, "no record stored");
 		return elector_file_err(st, ELECTOR_TRANSIENT, err, errlen,
 		                        "open: %s", strerror(errno));
 	}
@@ -121,8 +122,9 @@ static int read_content(struct file_state *st, char **out, size_t *len,
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0) {
-			rc = elector_file_err(st, ELECTOR_TRANSIENT, err, errlen,
-			                      "read: %s", strerror(errno));
+			rc =
+			    elector_file_err(st, ELECTOR_TRANSIENT, err, errlen,
+			                     "read: %s", strerror(errno));
 			goto out;
 		}
 		if (r == 0)
@@ -132,7 +134,8 @@ static int read_content(struct file_state *st, char **out, size_t *len,
 	if (n > FILE_CONTENT_MAX) {
 		rc = elector_file_err(st, ELECTOR_CORRUPT, err, errlen,
 		                      "content larger than %d bytes; not an "
-		                      "elector record", FILE_CONTENT_MAX);
+		                      "elector record",
+		                      FILE_CONTENT_MAX);
 		goto out;
 	}
 	buf[n] = '\0';
@@ -164,8 +167,9 @@ static int parse_content(struct file_state *st, const char *buf, size_t len,
 	json_t *v = json_object_get(root, "version");
 	json_t *r = json_object_get(root, "record");
 	if (!json_is_object(root)) {
-		rc = elector_file_err(st, ELECTOR_CORRUPT, err, errlen,
-		                      "expected {\"version\":N,\"record\":{...}}");
+		rc = elector_file_err(
+		    st, ELECTOR_CORRUPT, err, errlen,
+		    "expected {\"version\":N,\"record\":{...}}");
 	} else if (!json_is_integer(v) || json_integer_value(v) < 1 ||
 	           json_integer_value(v) == LLONG_MAX) {
 		rc = elector_file_err(st, ELECTOR_CORRUPT, err, errlen,
@@ -181,8 +185,8 @@ static int parse_content(struct file_state *st, const char *buf, size_t len,
 			rc = elector_file_err(st, ELECTOR_CORRUPT, err, errlen,
 			                      "record larger than %d bytes",
 			                      FILE_RECORD_JSON_MAX);
-		else if (st->host->record_decode(rj, rn, rec, why, sizeof why) !=
-		         ELECTOR_OK)
+		else if (st->host->record_decode(rj, rn, rec, why,
+		                                 sizeof why) != ELECTOR_OK)
 			rc = elector_file_err(st, ELECTOR_CORRUPT, err, errlen,
 			                      "invalid record: %s", why);
 		else
@@ -233,13 +237,14 @@ static int replace_content(struct file_state *st, long long counter,
                            const char *json, char *err, size_t errlen)
 {
 	char content[FILE_RECORD_JSON_MAX + 64];
-	int n = snprintf(content, sizeof content, "{\"version\":%lld,\"record\":%s}\n",
-	                 counter, json);
+	int n = snprintf(content, sizeof content,
+	                 "{\"version\":%lld,\"record\":%s}\n", counter, json);
 	if (n < 0 || (size_t)n >= sizeof content)
 		return elector_file_err(st, ELECTOR_ERROR, err, errlen,
 		                        "record too large");
 	char tmp[PATH_MAX];
-	int t = snprintf(tmp, sizeof tmp, "%s/.%s.tmp.XXXXXX", st->dir, st->base);
+	int t =
+	    snprintf(tmp, sizeof tmp, "%s/.%s.tmp.XXXXXX", st->dir, st->base);
 	if (t < 0 || (size_t)t >= sizeof tmp)
 		return elector_file_err(st, ELECTOR_ERROR, err, errlen,
 		                        "temp path too long");
@@ -267,7 +272,8 @@ static int replace_content(struct file_state *st, long long counter,
 	if (what != NULL) {
 		unlink(tmp);
 		return elector_file_err(st, ELECTOR_TRANSIENT, err, errlen,
-		                        "%s %s: %s", what, tmp, strerror(saved));
+		                        "%s %s: %s", what, tmp,
+		                        strerror(saved));
 	}
 	/* The new content is visible now; a failed directory fsync leaves
 	 * only its durability unknown, which the core treats as "re-read". */

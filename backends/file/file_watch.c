@@ -24,7 +24,7 @@
 #include "file_int.h"
 
 #define WATCH_MASK                                                             \
-	(IN_MOVED_TO | IN_CLOSE_WRITE | IN_DELETE | IN_MOVED_FROM |             \
+	(IN_MOVED_TO | IN_CLOSE_WRITE | IN_DELETE | IN_MOVED_FROM |            \
 	 IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR)
 
 static int64_t mono_ms(void)
@@ -39,15 +39,18 @@ static int watch_ensure(struct file_state *st, char *err, size_t errlen)
 	if (st->inotify_fd < 0) {
 		st->inotify_fd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
 		if (st->inotify_fd < 0)
-			return elector_file_err(st, ELECTOR_TRANSIENT, err, errlen,
-			                        "inotify_init1: %s", strerror(errno));
+			return elector_file_err(st, ELECTOR_TRANSIENT, err,
+			                        errlen, "inotify_init1: %s",
+			                        strerror(errno));
 	}
 	if (st->watch_wd < 0) {
-		st->watch_wd = inotify_add_watch(st->inotify_fd, st->dir, WATCH_MASK);
+		st->watch_wd =
+		    inotify_add_watch(st->inotify_fd, st->dir, WATCH_MASK);
 		if (st->watch_wd < 0)
-			return elector_file_err(st, ELECTOR_TRANSIENT, err, errlen,
-			                        "inotify watch on %s: %s", st->dir,
-			                        strerror(errno));
+			return elector_file_err(st, ELECTOR_TRANSIENT, err,
+			                        errlen,
+			                        "inotify watch on %s: %s",
+			                        st->dir, strerror(errno));
 	}
 	return ELECTOR_OK;
 }
@@ -55,7 +58,8 @@ static int watch_ensure(struct file_state *st, char *err, size_t errlen)
 /* Consume queued events; returns nonzero if any may concern our file. */
 static int drain(struct file_state *st)
 {
-	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+	char buf[4096]
+	    __attribute__((aligned(__alignof__(struct inotify_event))));
 	int relevant = 0;
 	for (;;) {
 		ssize_t n = read(st->inotify_fd, buf, sizeof buf);
@@ -64,21 +68,25 @@ static int drain(struct file_state *st)
 		if (n <= 0)
 			return relevant;
 		for (char *p = buf; p < buf + n;) {
-			const struct inotify_event *ev = (const struct inotify_event *)p;
+			const struct inotify_event *ev =
+			    (const struct inotify_event *)p;
 			if ((ev->mask & IN_IGNORED) && ev->wd == st->watch_wd) {
 				/* directory gone or unmounted: re-add later */
 				st->watch_wd = -1;
 				relevant = 1;
 			}
-			if ((ev->mask & IN_MOVE_SELF) && ev->wd == st->watch_wd) {
+			if ((ev->mask & IN_MOVE_SELF) &&
+			    ev->wd == st->watch_wd) {
 				/* the watch would follow the moved directory;
 				 * watch whatever is at the path now */
 				inotify_rm_watch(st->inotify_fd, st->watch_wd);
 				st->watch_wd = -1;
 			}
-			if (ev->mask & (IN_Q_OVERFLOW | IN_DELETE_SELF | IN_MOVE_SELF))
+			if (ev->mask &
+			    (IN_Q_OVERFLOW | IN_DELETE_SELF | IN_MOVE_SELF))
 				relevant = 1;
-			if (ev->len > 0 && strncmp(ev->name, st->base, ev->len) == 0 &&
+			if (ev->len > 0 &&
+			    strncmp(ev->name, st->base, ev->len) == 0 &&
 			    strlen(st->base) < ev->len)
 				relevant = 1;
 			p += sizeof *ev + ev->len;
@@ -148,13 +156,14 @@ int elector_file_watch(void *state, const struct elector_version *known,
 		if (left <= 0)
 			return ELECTOR_TIMEOUT;
 		struct pollfd pf[2] = {
-			{.fd = st->inotify_fd, .events = POLLIN},
-			{.fd = st->event_fd, .events = POLLIN},
+		    {.fd = st->inotify_fd, .events = POLLIN},
+		    {.fd = st->event_fd, .events = POLLIN},
 		};
 		int pr = poll(pf, 2, left > 60000 ? 60000 : (int)left);
 		if (pr < 0 && errno != EINTR)
-			return elector_file_err(st, ELECTOR_TRANSIENT, err, errlen,
-			                        "poll: %s", strerror(errno));
+			return elector_file_err(st, ELECTOR_TRANSIENT, err,
+			                        errlen, "poll: %s",
+			                        strerror(errno));
 		if (pr <= 0) {
 			recheck = 0;
 			continue;

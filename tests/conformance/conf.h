@@ -27,12 +27,12 @@ struct conf {
 	const char *election;
 	const char *opts[CONF_MAX_OPTS]; /* "key=value" */
 	size_t n_opts;
-	int rounds;     /* contenders: rounds (default 1000) */
-	int contenders; /* contenders: processes (default 8) */
+	int rounds;                   /* contenders: rounds (default 1000) */
+	int contenders;               /* contenders: processes (default 8) */
 	long long request_timeout_ms; /* default 2000 */
-	long long slack_ms;           /* allowed beyond a bound (default 1500) */
-	long long watch_bound_ms;     /* watch wake-up bound (default 2000) */
-	long long recover_ms;         /* wait for recovery after up/fix (30000) */
+	long long slack_ms;       /* allowed beyond a bound (default 1500) */
+	long long watch_bound_ms; /* watch wake-up bound (default 2000) */
+	long long recover_ms;     /* wait for recovery after up/fix (30000) */
 	const char *corrupt_cmd, *fix_cmd;
 	const char *down_cmd, *up_cmd;
 	const char *slow_cmd, *unslow_cmd;
@@ -41,8 +41,9 @@ struct conf {
 
 /* TAP, shared by all case files (one counter for the program). */
 int conf_ok_(int cond, const char *file, int line, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-#define CONF_OK(cond, ...) conf_ok_((cond) ? 1 : 0, __FILE__, __LINE__, __VA_ARGS__)
+    __attribute__((format(printf, 4, 5)));
+#define CONF_OK(cond, ...)                                                     \
+	conf_ok_((cond) ? 1 : 0, __FILE__, __LINE__, __VA_ARGS__)
 void conf_diag(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void conf_skip(const char *why);
 

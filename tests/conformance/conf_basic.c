@@ -21,7 +21,8 @@ static void expect_stored(struct elector_store *s,
 		return;
 	int same = elector_record_equal(&got, want);
 	if (!CONF_OK(same, "%s: every field survives", what)) {
-		char a[ELECTOR_RECORD_JSON_MAX + 1], b[ELECTOR_RECORD_JSON_MAX + 1];
+		char a[ELECTOR_RECORD_JSON_MAX + 1],
+		    b[ELECTOR_RECORD_JSON_MAX + 1];
 		size_t n;
 		if (elector_record_encode(&got, a, sizeof a, &n) != ELECTOR_OK)
 			snprintf(a, sizeof a, "(invalid record)");
@@ -31,9 +32,10 @@ static void expect_stored(struct elector_store *s,
 		conf_diag("  expected: %s", b);
 	}
 	if (want_ver != NULL)
-		CONF_OK(strcmp(ver.v, want_ver->v) == 0,
-		        "%s: get returns the version the write returned (%s, %s)",
-		        what, ver.v, want_ver->v);
+		CONF_OK(
+		    strcmp(ver.v, want_ver->v) == 0,
+		    "%s: get returns the version the write returned (%s, %s)",
+		    what, ver.v, want_ver->v);
 }
 
 void conf_case_empty(const struct conf *c)
@@ -45,17 +47,22 @@ void conf_case_empty(const struct conf *c)
 	struct elector_version v, nv;
 	char err[512];
 	int rc = conf_get(s, &r, &v, err, sizeof err);
-	if (!CONF_OK(rc == ELECTOR_NOT_FOUND, "get on an empty store: NOT_FOUND "
-	             "(got %s %s)", conf_status(rc), err))
-		conf_diag("the store must be empty: give a fresh --election or path");
+	if (!CONF_OK(rc == ELECTOR_NOT_FOUND,
+	             "get on an empty store: NOT_FOUND "
+	             "(got %s %s)",
+	             conf_status(rc), err))
+		conf_diag(
+		    "the store must be empty: give a fresh --election or path");
 	conf_record(&r, "conformance-empty", 1);
 	snprintf(v.v, sizeof v.v, "1");
 	rc = conf_update(s, &r, &v, &nv, err, sizeof err);
-	CONF_OK(rc == ELECTOR_NOT_FOUND, "update on an empty store: NOT_FOUND "
-	        "(got %s %s)", conf_status(rc), err);
+	CONF_OK(rc == ELECTOR_NOT_FOUND,
+	        "update on an empty store: NOT_FOUND "
+	        "(got %s %s)",
+	        conf_status(rc), err);
 	rc = conf_get(s, &r, &v, err, sizeof err);
-	CONF_OK(rc == ELECTOR_NOT_FOUND, "the failed update stored nothing (%s)",
-	        conf_status(rc));
+	CONF_OK(rc == ELECTOR_NOT_FOUND,
+	        "the failed update stored nothing (%s)", conf_status(rc));
 	elector_store_close(s);
 }
 
@@ -76,11 +83,13 @@ static int write_rec(struct elector_store *s, const struct elector_record *rec,
 		return rc;
 	}
 	if (rc != ELECTOR_OK) {
-		CONF_OK(0, "%s: get before write (%s %s)", what, conf_status(rc), err);
+		CONF_OK(0, "%s: get before write (%s %s)", what,
+		        conf_status(rc), err);
 		return rc;
 	}
 	rc = conf_update(s, rec, &cv, ver, err, sizeof err);
-	CONF_OK(rc == ELECTOR_OK && ver->v[0] != '\0' && strcmp(ver->v, cv.v) != 0,
+	CONF_OK(rc == ELECTOR_OK && ver->v[0] != '\0' &&
+	            strcmp(ver->v, cv.v) != 0,
 	        "%s: update OK with a new version (%s %s; %s -> %s)", what,
 	        conf_status(rc), err, cv.v, ver->v);
 	return rc;
@@ -113,7 +122,8 @@ void conf_case_roundtrip(const struct conf *c)
 	r.lease_duration_seconds = 86400;
 	r.leader_transitions = 9007199254740993LL; /* not exact as a double */
 	r.flags = ELECTOR_REC_HAS_RENEW_TIME;
-	r.renew_time_us = 253402300799999999LL; /* 9999-12-31T23:59:59.999999Z */
+	r.renew_time_us =
+	    253402300799999999LL; /* 9999-12-31T23:59:59.999999Z */
 	if (write_rec(s, &r, &v, "limits") == ELECTOR_OK)
 		expect_stored(s, &r, &v, "limits");
 
@@ -138,8 +148,10 @@ void conf_case_exists(const struct conf *c)
 	            conf_status(rc), err)) {
 		conf_record(&r, "conformance-exists", 42);
 		rc = conf_create(s, &r, &nv, err, sizeof err);
-		CONF_OK(rc == ELECTOR_EXISTS, "create on an existing record: EXISTS "
-		        "(got %s %s)", conf_status(rc), err);
+		CONF_OK(rc == ELECTOR_EXISTS,
+		        "create on an existing record: EXISTS "
+		        "(got %s %s)",
+		        conf_status(rc), err);
 		expect_stored(s, &cur, &v, "store unchanged after EXISTS");
 	}
 	elector_store_close(s);
@@ -160,16 +172,21 @@ void conf_case_conflict(const struct conf *c)
 		goto out;
 	conf_record(&ra, "conformance-conflict-a", cur.leader_transitions + 1);
 	rc = conf_update(a, &ra, &v1, &v2, err, sizeof err);
-	if (!CONF_OK(rc == ELECTOR_OK, "update on the current version: OK (%s %s)",
+	if (!CONF_OK(rc == ELECTOR_OK,
+	             "update on the current version: OK (%s %s)",
 	             conf_status(rc), err))
 		goto out;
 	conf_record(&rb, "conformance-conflict-b", cur.leader_transitions + 1);
 	rc = conf_update(b, &rb, &v1, &v3, err, sizeof err);
-	CONF_OK(rc == ELECTOR_CONFLICT, "update on a stale version from another "
-	        "handle: CONFLICT (got %s %s)", conf_status(rc), err);
+	CONF_OK(rc == ELECTOR_CONFLICT,
+	        "update on a stale version from another "
+	        "handle: CONFLICT (got %s %s)",
+	        conf_status(rc), err);
 	rc = conf_update(a, &rb, &v1, &v3, err, sizeof err);
-	CONF_OK(rc == ELECTOR_CONFLICT, "update on its own stale version: CONFLICT "
-	        "(got %s %s)", conf_status(rc), err);
+	CONF_OK(rc == ELECTOR_CONFLICT,
+	        "update on its own stale version: CONFLICT "
+	        "(got %s %s)",
+	        conf_status(rc), err);
 	expect_stored(b, &ra, &v2, "store unchanged after CONFLICT");
 out:
 	elector_store_close(b);

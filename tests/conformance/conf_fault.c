@@ -36,8 +36,10 @@ void conf_case_garbage(const struct conf *c)
 	CONF_OK(rc == ELECTOR_CORRUPT && err[0] != '\0',
 	        "get on garbage: CORRUPT with a message (got %s: %s)",
 	        conf_status(rc), err);
-	CONF_OK(rc != ELECTOR_OK, "get on garbage never claims a record "
-	        "(holder \"%.64s\")", rc == ELECTOR_OK ? r.holder_identity : "");
+	CONF_OK(rc != ELECTOR_OK,
+	        "get on garbage never claims a record "
+	        "(holder \"%.64s\")",
+	        rc == ELECTOR_OK ? r.holder_identity : "");
 	if (c->caps & ELECTOR_CAP_WATCH) {
 		int got = 0;
 		err[0] = '\0';
@@ -63,8 +65,8 @@ void conf_case_garbage(const struct conf *c)
 	int64_t took;
 	rc = conf_wait_recovered(c, s, &took);
 	CONF_OK(rc == ELECTOR_OK || rc == ELECTOR_NOT_FOUND,
-	        "get works again after fix-cmd (%s after %lld ms)", conf_status(rc),
-	        (long long)took);
+	        "get works again after fix-cmd (%s after %lld ms)",
+	        conf_status(rc), (long long)took);
 out:
 	elector_store_close(s);
 }
@@ -97,8 +99,8 @@ static int timed_update(const struct conf *c, struct elector_store *s,
 	int rc = conf_update(s, &r, base, &nv, err, sizeof err);
 	int64_t el = conf_now_ms() - t0;
 	CONF_OK(el <= c->request_timeout_ms + c->slack_ms,
-	        "%s: update returns within %lld ms (%s after %lld ms: %s)", phase,
-	        c->request_timeout_ms + c->slack_ms, conf_status(rc),
+	        "%s: update returns within %lld ms (%s after %lld ms: %s)",
+	        phase, c->request_timeout_ms + c->slack_ms, conf_status(rc),
 	        (long long)el, err);
 	return rc;
 }
@@ -127,29 +129,36 @@ void conf_case_down(const struct conf *c)
 	if (!cmd_ok("down-cmd", c->down_cmd))
 		goto up;
 	rc = timed_get(c, s, "store down");
-	CONF_OK(is_retryable(rc), "store down: get is TRANSIENT or TIMEOUT (%s)",
+	CONF_OK(is_retryable(rc),
+	        "store down: get is TRANSIENT or TIMEOUT (%s)",
 	        conf_status(rc));
 	rc = timed_update(c, s, &v, "store down");
-	CONF_OK(is_retryable(rc), "store down: update is TRANSIENT or TIMEOUT (%s)",
+	CONF_OK(is_retryable(rc),
+	        "store down: update is TRANSIENT or TIMEOUT (%s)",
 	        conf_status(rc));
 	if (c->caps & ELECTOR_CAP_WATCH) {
 		int got = 0;
 		struct elector_version nv;
 		int64_t t0 = conf_now_ms();
 		err[0] = '\0';
-		rc = s->ops->watch(s->state, &v, 500, &r, &nv, &got, err, sizeof err);
+		rc = s->ops->watch(s->state, &v, 500, &r, &nv, &got, err,
+		                   sizeof err);
 		int64_t el = conf_now_ms() - t0;
 		CONF_OK(el <= 500 + c->request_timeout_ms + c->slack_ms &&
-		        !(rc == ELECTOR_OK && got),
-		        "store down: watch returns in time, no record (%s after %lld "
-		        "ms %s)", conf_status(rc), (long long)el, err);
+		            !(rc == ELECTOR_OK && got),
+		        "store down: watch returns in time, no record (%s "
+		        "after %lld "
+		        "ms %s)",
+		        conf_status(rc), (long long)el, err);
 	}
 up:
 	if (cmd_ok("up-cmd", c->up_cmd)) {
 		int64_t took;
 		rc = conf_wait_recovered(c, s, &took);
-		CONF_OK(rc == ELECTOR_OK, "store up again: get recovers (%s after "
-		        "%lld ms)", conf_status(rc), (long long)took);
+		CONF_OK(rc == ELECTOR_OK,
+		        "store up again: get recovers (%s after "
+		        "%lld ms)",
+		        conf_status(rc), (long long)took);
 		conf_diag("recovery after up-cmd: %lld ms", (long long)took);
 	}
 out:
@@ -176,14 +185,17 @@ void conf_case_slow(const struct conf *c)
 		rc = timed_get(c, s, "store slow");
 		conf_diag("store slow: get %s", conf_status(rc));
 		rc = timed_update(c, s, &v, "store slow");
-		/* Either outcome is allowed; only the time bound is required. */
+		/* Either outcome is allowed; only the time bound is required.
+		 */
 		conf_diag("store slow: update %s", conf_status(rc));
 	}
 	if (c->unslow_cmd != NULL && cmd_ok("unslow-cmd", c->unslow_cmd)) {
 		int64_t took;
 		rc = conf_wait_recovered(c, s, &took);
-		CONF_OK(rc == ELECTOR_OK, "store fast again: get recovers (%s after "
-		        "%lld ms)", conf_status(rc), (long long)took);
+		CONF_OK(rc == ELECTOR_OK,
+		        "store fast again: get recovers (%s after "
+		        "%lld ms)",
+		        conf_status(rc), (long long)took);
 	}
 out:
 	elector_store_close(s);

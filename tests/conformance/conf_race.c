@@ -24,7 +24,7 @@
 enum { CMD_READ = 1, CMD_UPDATE = 2, CMD_QUIT = 3 };
 
 struct msg {
-	int32_t cmd;    /* parent -> child */
+	int32_t cmd; /* parent -> child */
 	int32_t round;
 	int32_t status; /* child -> parent */
 	char ver[ELECTOR_VERSION_MAX];
@@ -112,11 +112,13 @@ static void child_main(const struct conf *c, int idx, int in, int out)
 			m.status = ELECTOR_ERROR;
 			snprintf(m.err, sizeof m.err, "store did not open");
 		} else if (m.cmd == CMD_READ) {
-			m.status = conf_get(s, &r, &read_ver, m.err, sizeof m.err);
+			m.status =
+			    conf_get(s, &r, &read_ver, m.err, sizeof m.err);
 			memcpy(m.ver, read_ver.v, sizeof m.ver);
 		} else {
 			contender_record(&r, idx, m.round);
-			m.status = conf_update(s, &r, &read_ver, &v, m.err, sizeof m.err);
+			m.status = conf_update(s, &r, &read_ver, &v, m.err,
+			                       sizeof m.err);
 			memcpy(m.ver, v.v, sizeof m.ver);
 		}
 		if (xwrite(out, &m) != 0)
@@ -187,8 +189,10 @@ static int judge(const struct msg *reads, const struct msg *upd, int n,
 			return -1;
 		}
 		if (strcmp(reads[i].ver, reads[0].ver) != 0) {
-			conf_diag("round %d: contenders read different versions "
-			          "(%s, %s)", round, reads[0].ver, reads[i].ver);
+			conf_diag(
+			    "round %d: contenders read different versions "
+			    "(%s, %s)",
+			    round, reads[0].ver, reads[i].ver);
 			return -1;
 		}
 	}
@@ -198,15 +202,16 @@ static int judge(const struct msg *reads, const struct msg *upd, int n,
 			winner = i;
 			wins++;
 		} else if (upd[i].status != ELECTOR_CONFLICT) {
-			conf_diag("round %d: contender %d update: %s %s (expected OK "
-			          "or CONFLICT)", round, i, conf_status(upd[i].status),
-			          upd[i].err);
+			conf_diag(
+			    "round %d: contender %d update: %s %s (expected OK "
+			    "or CONFLICT)",
+			    round, i, conf_status(upd[i].status), upd[i].err);
 			return -1;
 		}
 	}
 	if (wins != 1) {
-		conf_diag("round %d: %d updates succeeded on version %s", round, wins,
-		          reads[0].ver);
+		conf_diag("round %d: %d updates succeeded on version %s", round,
+		          wins, reads[0].ver);
 		return -1;
 	}
 	return winner;
@@ -267,22 +272,27 @@ void conf_case_contenders(const struct conf *c)
 		rc = conf_get(s, &got, &v, err, sizeof err);
 		if (rc != ELECTOR_OK || !elector_record_equal(&got, &want) ||
 		    strcmp(v.v, upd[w].ver) != 0) {
-			conf_diag("round %d: stored record is not contender %d's "
-			          "(get %s %s, holder \"%.64s\", version %s vs %s)",
-			          round, w, conf_status(rc), err, got.holder_identity,
-			          v.v, upd[w].ver);
+			conf_diag(
+			    "round %d: stored record is not contender %d's "
+			    "(get %s %s, holder \"%.64s\", version %s vs %s)",
+			    round, w, conf_status(rc), err, got.holder_identity,
+			    v.v, upd[w].ver);
 			mismatch++;
 			bad_rounds++;
 		}
 	}
 	int64_t took = conf_now_ms() - t0;
-	CONF_OK(!broken && rounds_done == c->rounds && bad_rounds == 0,
-	        "%d contenders x %d rounds: exactly one OK and %d CONFLICT per "
-	        "round, stored record is the winner's (%d of %d rounds done, %d "
-	        "bad)", n, c->rounds, n - 1, rounds_done, c->rounds, bad_rounds);
-	CONF_OK(mismatch == 0, "no lost or torn write (%d mismatches)", mismatch);
-	conf_diag("contenders: %d rounds in %lld ms (%.0f rounds/s)", rounds_done,
-	          (long long)took, took > 0 ? rounds_done * 1000.0 / (double)took : 0.0);
+	CONF_OK(
+	    !broken && rounds_done == c->rounds && bad_rounds == 0,
+	    "%d contenders x %d rounds: exactly one OK and %d CONFLICT per "
+	    "round, stored record is the winner's (%d of %d rounds done, %d "
+	    "bad)",
+	    n, c->rounds, n - 1, rounds_done, c->rounds, bad_rounds);
+	CONF_OK(mismatch == 0, "no lost or torn write (%d mismatches)",
+	        mismatch);
+	conf_diag("contenders: %d rounds in %lld ms (%.0f rounds/s)",
+	          rounds_done, (long long)took,
+	          took > 0 ? rounds_done * 1000.0 / (double)took : 0.0);
 	char line[512];
 	size_t pos = 0;
 	line[0] = '\0';
@@ -314,14 +324,16 @@ out:
 			waitpid(ch[i].pid, &st, 0);
 		}
 		if (!(WIFEXITED(st) && WEXITSTATUS(st) == 0)) {
-			conf_diag("contender %d exited with status 0x%x", i, st);
+			conf_diag("contender %d exited with status 0x%x", i,
+			          st);
 			clean = 0;
 		}
 		close(ch[i].to);
 		close(ch[i].from);
 	}
 	if (spawned > 0)
-		CONF_OK(clean, "every contender exited cleanly (sanitizers quiet)");
+		CONF_OK(clean,
+		        "every contender exited cleanly (sanitizers quiet)");
 	elector_store_close(s);
 	bufs_free();
 }

@@ -15,11 +15,11 @@ struct elector_store *conf_open(const struct conf *c, const char *identity)
 	char err[512] = "";
 	int rc = elector_store_open(c->plugin_dir, c->backend, c->election,
 	                            c->namespace_, identity, c->opts, c->n_opts,
-	                            15000, 10000, 2000, c->request_timeout_ms, &s,
-	                            err, sizeof err);
+	                            15000, 10000, 2000, c->request_timeout_ms,
+	                            &s, err, sizeof err);
 	if (rc != ELECTOR_OK) {
-		CONF_OK(0, "open backend %s as %s: %s: %s", c->backend, identity,
-		        conf_status(rc), err);
+		CONF_OK(0, "open backend %s as %s: %s: %s", c->backend,
+		        identity, conf_status(rc), err);
 		return NULL;
 	}
 	return s;
@@ -78,9 +78,9 @@ void conf_record(struct elector_record *r, const char *holder, int64_t n)
 const char *conf_status(int status)
 {
 	static const char *const names[] = {
-		"OK", "NOT_FOUND", "EXISTS", "CONFLICT", "TRANSIENT", "TIMEOUT",
-		"INVALID", "CORRUPT", "DENIED", "UNSUPPORTED", "RATELIMITED",
-		"ERROR",
+	    "OK",        "NOT_FOUND",   "EXISTS",      "CONFLICT",
+	    "TRANSIENT", "TIMEOUT",     "INVALID",     "CORRUPT",
+	    "DENIED",    "UNSUPPORTED", "RATELIMITED", "ERROR",
 	};
 	if (status >= 0 && (size_t)status < sizeof names / sizeof names[0])
 		return names[status];
@@ -96,7 +96,8 @@ int64_t conf_now_ms(void)
 
 void conf_sleep_ms(int64_t ms)
 {
-	struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
+	struct timespec ts = {(time_t)(ms / 1000),
+	                      (long)(ms % 1000) * 1000000L};
 	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
 		;
 }
@@ -122,7 +123,8 @@ int conf_run(const char *what, const char *cmd)
 		if (r == pid) {
 			if (WIFEXITED(st))
 				return WEXITSTATUS(st);
-			conf_diag("%s: killed by signal %d", what, WTERMSIG(st));
+			conf_diag("%s: killed by signal %d", what,
+			          WTERMSIG(st));
 			return -1;
 		}
 		if (r < 0 && errno != EINTR) {
@@ -154,7 +156,8 @@ int conf_wait_recovered(const struct conf *c, struct elector_store *s,
 		if (rc == ELECTOR_OK || rc == ELECTOR_NOT_FOUND)
 			break;
 		if (conf_now_ms() - t0 > c->recover_ms || n > 100000) {
-			conf_diag("not recovered: %s: %s", conf_status(rc), err);
+			conf_diag("not recovered: %s: %s", conf_status(rc),
+			          err);
 			break;
 		}
 		conf_sleep_ms(100);

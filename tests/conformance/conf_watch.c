@@ -57,11 +57,12 @@ static void *watch_thread(void *arg)
 		w->err[0] = '\0';
 		w->got = 0;
 		memset(&w->ver, 0, sizeof w->ver);
-		w->status = w->s->ops->watch(w->s->state, &w->known,
-		                             left > 0 ? left : 0, &w->rec, &w->ver,
-		                             &w->got, w->err, sizeof w->err);
+		w->status = w->s->ops->watch(
+		    w->s->state, &w->known, left > 0 ? left : 0, &w->rec,
+		    &w->ver, &w->got, w->err, sizeof w->err);
 		w->returned_ms = conf_now_ms();
-		if (!is_spurious(w) || __atomic_load_n(&w->event_ms, __ATOMIC_SEQ_CST) != 0 ||
+		if (!is_spurious(w) ||
+		    __atomic_load_n(&w->event_ms, __ATOMIC_SEQ_CST) != 0 ||
 		    w->spurious >= MAX_SPURIOUS || w->returned_ms >= deadline)
 			break;
 		w->spurious++;
@@ -82,7 +83,8 @@ static void join_bounded(struct watcher *w, int64_t bound_ms)
 	clock_gettime(CLOCK_REALTIME, &ts);
 	ts.tv_sec += (time_t)(bound_ms / 1000) + 1;
 	if (pthread_timedjoin_np(w->thread, NULL, &ts) != 0) {
-		CONF_OK(0, "watch() returned within %lld ms", (long long)bound_ms);
+		CONF_OK(0, "watch() returned within %lld ms",
+		        (long long)bound_ms);
 		printf("Bail out! watch() hangs past its timeout\n");
 		fflush(stdout);
 		_exit(1);
@@ -129,10 +131,10 @@ void conf_case_watch(const struct conf *c)
 	w.timeout_ms = 300;
 	int64_t el = watch_sync(&w);
 	CONF_OK(w.status == ELECTOR_TIMEOUT && el >= 250 &&
-	        el <= 300 + c->slack_ms,
+	            el <= 300 + c->slack_ms,
 	        "watch on an unchanged store: TIMEOUT after ~300 ms (%s after "
-	        "%lld ms, %d spurious %s)", conf_status(w.status), (long long)el,
-	        w.spurious, w.err);
+	        "%lld ms, %d spurious %s)",
+	        conf_status(w.status), (long long)el, w.spurious, w.err);
 
 	enum { SAMPLES = 5 };
 	int64_t lat[SAMPLES];
@@ -148,48 +150,57 @@ void conf_case_watch(const struct conf *c)
 		conf_sleep_ms(200); /* let it block */
 		struct elector_record r;
 		struct elector_version nv;
-		conf_record(&r, "conformance-writer", cur.leader_transitions + 1 + i);
+		conf_record(&r, "conformance-writer",
+		            cur.leader_transitions + 1 + i);
 		mark_event(&w);
 		int64_t t0 = conf_now_ms();
 		rc = conf_update(b, &r, &v, &nv, err, sizeof err);
 		join_bounded(&w, w.timeout_ms + c->slack_ms);
 		spurious += w.spurious;
 		if (rc != ELECTOR_OK) {
-			CONF_OK(0, "writer update (%s %s)", conf_status(rc), err);
+			CONF_OK(0, "writer update (%s %s)", conf_status(rc),
+			        err);
 			goto out;
 		}
 		lat[n_ok] = w.returned_ms - t0;
 		if (w.status == ELECTOR_OK && lat[n_ok] <= c->watch_bound_ms)
 			n_ok++;
 		else
-			conf_diag("sample %d: watch returned %s after %lld ms: %s", i,
-			          conf_status(w.status), (long long)lat[n_ok], w.err);
+			conf_diag(
+			    "sample %d: watch returned %s after %lld ms: %s", i,
+			    conf_status(w.status), (long long)lat[n_ok], w.err);
 		if (w.status == ELECTOR_OK && w.got &&
-		    (!elector_record_equal(&w.rec, &r) || strcmp(w.ver.v, nv.v) != 0)) {
-			conf_diag("sample %d: watch handed back a record/version that "
-			          "is not the one written (%s vs %s)", i, w.ver.v, nv.v);
+		    (!elector_record_equal(&w.rec, &r) ||
+		     strcmp(w.ver.v, nv.v) != 0)) {
+			conf_diag("sample %d: watch handed back a "
+			          "record/version that "
+			          "is not the one written (%s vs %s)",
+			          i, w.ver.v, nv.v);
 			rec_ok = 0;
 		}
 		v = nv;
 	}
-	CONF_OK(n_ok == SAMPLES, "a blocked watch wakes with OK within %lld ms of "
+	CONF_OK(n_ok == SAMPLES,
+	        "a blocked watch wakes with OK within %lld ms of "
 	        "another handle's update (%d of %d, %d spurious)",
 	        (long long)c->watch_bound_ms, n_ok, SAMPLES, spurious);
 	CONF_OK(rec_ok, "a record handed back by watch is the one written");
 	if (n_ok > 0) {
 		qsort(lat, (size_t)n_ok, sizeof lat[0], cmp64);
-		conf_diag("watch latency: min %lld ms, median %lld ms, max %lld ms",
-		          (long long)lat[0], (long long)lat[n_ok / 2],
-		          (long long)lat[n_ok - 1]);
+		conf_diag(
+		    "watch latency: min %lld ms, median %lld ms, max %lld ms",
+		    (long long)lat[0], (long long)lat[n_ok / 2],
+		    (long long)lat[n_ok - 1]);
 	}
 	/* Events of the writes just seen must not wake the next watch. */
 	w.known = v;
 	w.timeout_ms = 300;
 	el = watch_sync(&w);
-	CONF_OK(w.status == ELECTOR_TIMEOUT && el >= 250,
-	        "watch on the latest version: TIMEOUT, no stale wake-up (%s after "
-	        "%lld ms, %d spurious %s)", conf_status(w.status), (long long)el,
-	        w.spurious, w.err);
+	CONF_OK(
+	    w.status == ELECTOR_TIMEOUT && el >= 250,
+	    "watch on the latest version: TIMEOUT, no stale wake-up (%s after "
+	    "%lld ms, %d spurious %s)",
+	    conf_status(w.status), (long long)el, w.spurious, w.err);
 out:
 	elector_store_close(b);
 	elector_store_close(a);
@@ -227,10 +238,11 @@ void conf_case_wake(const struct conf *c)
 	a->ops->wake(a->state);
 	join_bounded(&w, w.timeout_ms + c->slack_ms);
 	int64_t el = w.returned_ms - t0;
-	CONF_OK(w.status == ELECTOR_TIMEOUT && el >= 0 && el < 1000,
-	        "wake() from another thread ends a blocked watch: TIMEOUT within "
-	        "1 s (%s after %lld ms, %d spurious %s)", conf_status(w.status),
-	        (long long)el, w.spurious, w.err);
+	CONF_OK(
+	    w.status == ELECTOR_TIMEOUT && el >= 0 && el < 1000,
+	    "wake() from another thread ends a blocked watch: TIMEOUT within "
+	    "1 s (%s after %lld ms, %d spurious %s)",
+	    conf_status(w.status), (long long)el, w.spurious, w.err);
 
 	/* A wake() before watch(): the watch returns at once (TIMEOUT, or a
 	 * spurious OK that the core would follow with a get). */
@@ -238,18 +250,21 @@ void conf_case_wake(const struct conf *c)
 	t0 = conf_now_ms();
 	w.err[0] = '\0';
 	w.got = 0;
-	w.status = a->ops->watch(a->state, &w.known, 5000, &w.rec, &w.ver, &w.got,
-	                         w.err, sizeof w.err);
+	w.status = a->ops->watch(a->state, &w.known, 5000, &w.rec, &w.ver,
+	                         &w.got, w.err, sizeof w.err);
 	el = conf_now_ms() - t0;
-	CONF_OK((w.status == ELECTOR_TIMEOUT || is_spurious(&w)) && el < 1000,
-	        "wake() before watch() makes it return at once (%s after %lld ms)",
-	        conf_status(w.status), (long long)el);
+	CONF_OK(
+	    (w.status == ELECTOR_TIMEOUT || is_spurious(&w)) && el < 1000,
+	    "wake() before watch() makes it return at once (%s after %lld ms)",
+	    conf_status(w.status), (long long)el);
 
 	w.timeout_ms = 300;
 	el = watch_sync(&w);
-	CONF_OK(w.status == ELECTOR_TIMEOUT && el >= 250,
-	        "wakes are not sticky: a later watch waits (%s after %lld ms, %d "
-	        "spurious)", conf_status(w.status), (long long)el, w.spurious);
+	CONF_OK(
+	    w.status == ELECTOR_TIMEOUT && el >= 250,
+	    "wakes are not sticky: a later watch waits (%s after %lld ms, %d "
+	    "spurious)",
+	    conf_status(w.status), (long long)el, w.spurious);
 out:
 	elector_store_close(a);
 }

@@ -109,17 +109,12 @@ struct conf_case {
 };
 
 static const struct conf_case cases[] = {
-	{"empty", conf_case_empty},
-	{"roundtrip", conf_case_roundtrip},
-	{"exists", conf_case_exists},
-	{"conflict", conf_case_conflict},
-	{"release", conf_case_release},
-	{"watch", conf_case_watch},
-	{"wake", conf_case_wake},
-	{"contenders", conf_case_contenders},
-	{"garbage", conf_case_garbage},
-	{"down", conf_case_down},
-	{"slow", conf_case_slow},
+    {"empty", conf_case_empty},     {"roundtrip", conf_case_roundtrip},
+    {"exists", conf_case_exists},   {"conflict", conf_case_conflict},
+    {"release", conf_case_release}, {"watch", conf_case_watch},
+    {"wake", conf_case_wake},       {"contenders", conf_case_contenders},
+    {"garbage", conf_case_garbage}, {"down", conf_case_down},
+    {"slow", conf_case_slow},
 };
 #define N_CASES (sizeof cases / sizeof cases[0])
 
@@ -128,10 +123,14 @@ static void usage(const char *msg)
 	if (msg != NULL)
 		fprintf(stderr, "conformance: %s\n", msg);
 	fprintf(stderr,
-	        "usage: conformance --plugin-dir DIR --backend NAME [--opt K=V]...\n"
-	        "  [--namespace NS] [--election NAME] [--rounds N] [--contenders N]\n"
-	        "  [--request-timeout MS] [--slack MS] [--watch-bound MS] [--recover MS]\n"
-	        "  [--corrupt-cmd CMD] [--fix-cmd CMD] [--down-cmd CMD] [--up-cmd CMD]\n"
+	        "usage: conformance --plugin-dir DIR --backend NAME [--opt "
+	        "K=V]...\n"
+	        "  [--namespace NS] [--election NAME] [--rounds N] "
+	        "[--contenders N]\n"
+	        "  [--request-timeout MS] [--slack MS] [--watch-bound MS] "
+	        "[--recover MS]\n"
+	        "  [--corrupt-cmd CMD] [--fix-cmd CMD] [--down-cmd CMD] "
+	        "[--up-cmd CMD]\n"
 	        "  [--slow-cmd CMD] [--unslow-cmd CMD] [--case NAME]...\n"
 	        "cases:");
 	for (size_t i = 0; i < N_CASES; i++)
@@ -147,40 +146,57 @@ static long long num_arg(const char *opt, const char *v, long long lo,
 	long long x = strtoll(v, &end, 10);
 	if (*v == '\0' || *end != '\0' || x < lo || x > hi) {
 		char msg[160];
-		snprintf(msg, sizeof msg, "--%s: \"%s\" is not a number in %lld..%lld",
-		         opt, v, lo, hi);
+		snprintf(msg, sizeof msg,
+		         "--%s: \"%s\" is not a number in %lld..%lld", opt, v,
+		         lo, hi);
 		usage(msg);
 	}
 	return x;
 }
 
 enum {
-	O_PLUGIN_DIR = 1000, O_BACKEND, O_OPT, O_NS, O_ELECTION, O_ROUNDS,
-	O_CONTENDERS, O_RT, O_SLACK, O_WB, O_RECOVER, O_CORRUPT, O_FIX, O_DOWN,
-	O_UP, O_SLOW, O_UNSLOW, O_CASE, O_HELP
+	O_PLUGIN_DIR = 1000,
+	O_BACKEND,
+	O_OPT,
+	O_NS,
+	O_ELECTION,
+	O_ROUNDS,
+	O_CONTENDERS,
+	O_RT,
+	O_SLACK,
+	O_WB,
+	O_RECOVER,
+	O_CORRUPT,
+	O_FIX,
+	O_DOWN,
+	O_UP,
+	O_SLOW,
+	O_UNSLOW,
+	O_CASE,
+	O_HELP
 };
 
 static const struct option long_opts[] = {
-	{"plugin-dir", required_argument, NULL, O_PLUGIN_DIR},
-	{"backend", required_argument, NULL, O_BACKEND},
-	{"opt", required_argument, NULL, O_OPT},
-	{"namespace", required_argument, NULL, O_NS},
-	{"election", required_argument, NULL, O_ELECTION},
-	{"rounds", required_argument, NULL, O_ROUNDS},
-	{"contenders", required_argument, NULL, O_CONTENDERS},
-	{"request-timeout", required_argument, NULL, O_RT},
-	{"slack", required_argument, NULL, O_SLACK},
-	{"watch-bound", required_argument, NULL, O_WB},
-	{"recover", required_argument, NULL, O_RECOVER},
-	{"corrupt-cmd", required_argument, NULL, O_CORRUPT},
-	{"fix-cmd", required_argument, NULL, O_FIX},
-	{"down-cmd", required_argument, NULL, O_DOWN},
-	{"up-cmd", required_argument, NULL, O_UP},
-	{"slow-cmd", required_argument, NULL, O_SLOW},
-	{"unslow-cmd", required_argument, NULL, O_UNSLOW},
-	{"case", required_argument, NULL, O_CASE},
-	{"help", no_argument, NULL, O_HELP},
-	{NULL, 0, NULL, 0},
+    {"plugin-dir", required_argument, NULL, O_PLUGIN_DIR},
+    {"backend", required_argument, NULL, O_BACKEND},
+    {"opt", required_argument, NULL, O_OPT},
+    {"namespace", required_argument, NULL, O_NS},
+    {"election", required_argument, NULL, O_ELECTION},
+    {"rounds", required_argument, NULL, O_ROUNDS},
+    {"contenders", required_argument, NULL, O_CONTENDERS},
+    {"request-timeout", required_argument, NULL, O_RT},
+    {"slack", required_argument, NULL, O_SLACK},
+    {"watch-bound", required_argument, NULL, O_WB},
+    {"recover", required_argument, NULL, O_RECOVER},
+    {"corrupt-cmd", required_argument, NULL, O_CORRUPT},
+    {"fix-cmd", required_argument, NULL, O_FIX},
+    {"down-cmd", required_argument, NULL, O_DOWN},
+    {"up-cmd", required_argument, NULL, O_UP},
+    {"slow-cmd", required_argument, NULL, O_SLOW},
+    {"unslow-cmd", required_argument, NULL, O_UNSLOW},
+    {"case", required_argument, NULL, O_CASE},
+    {"help", no_argument, NULL, O_HELP},
+    {NULL, 0, NULL, 0},
 };
 
 static int select_case(const char *name, int *selected)
@@ -207,15 +223,19 @@ int main(int argc, char **argv)
 	c.slack_ms = 1500;
 	c.watch_bound_ms = 2000;
 	c.recover_ms = 30000;
-	snprintf(election, sizeof election, "conformance-%ld-%ld", (long)getpid(),
-	         (long)time(NULL));
+	snprintf(election, sizeof election, "conformance-%ld-%ld",
+	         (long)getpid(), (long)time(NULL));
 	c.election = election;
 
 	int o;
 	while ((o = getopt_long(argc, argv, "", long_opts, NULL)) != -1) {
 		switch (o) {
-		case O_PLUGIN_DIR: c.plugin_dir = optarg; break;
-		case O_BACKEND: c.backend = optarg; break;
+		case O_PLUGIN_DIR:
+			c.plugin_dir = optarg;
+			break;
+		case O_BACKEND:
+			c.backend = optarg;
+			break;
 		case O_OPT:
 			if (c.n_opts >= CONF_MAX_OPTS)
 				usage("too many --opt");
@@ -223,37 +243,68 @@ int main(int argc, char **argv)
 				usage("--opt needs KEY=VALUE");
 			c.opts[c.n_opts++] = optarg;
 			break;
-		case O_NS: c.namespace_ = optarg; break;
-		case O_ELECTION: c.election = optarg; break;
-		case O_ROUNDS: c.rounds = (int)num_arg("rounds", optarg, 1, 1000000); break;
+		case O_NS:
+			c.namespace_ = optarg;
+			break;
+		case O_ELECTION:
+			c.election = optarg;
+			break;
+		case O_ROUNDS:
+			c.rounds = (int)num_arg("rounds", optarg, 1, 1000000);
+			break;
 		case O_CONTENDERS:
-			c.contenders = (int)num_arg("contenders", optarg, 2, 256);
+			c.contenders =
+			    (int)num_arg("contenders", optarg, 2, 256);
 			break;
 		case O_RT:
-			c.request_timeout_ms = num_arg("request-timeout", optarg, 1, 600000);
+			c.request_timeout_ms =
+			    num_arg("request-timeout", optarg, 1, 600000);
 			break;
-		case O_SLACK: c.slack_ms = num_arg("slack", optarg, 0, 600000); break;
-		case O_WB: c.watch_bound_ms = num_arg("watch-bound", optarg, 1, 600000); break;
-		case O_RECOVER: c.recover_ms = num_arg("recover", optarg, 1, 3600000); break;
-		case O_CORRUPT: c.corrupt_cmd = optarg; break;
-		case O_FIX: c.fix_cmd = optarg; break;
-		case O_DOWN: c.down_cmd = optarg; break;
-		case O_UP: c.up_cmd = optarg; break;
-		case O_SLOW: c.slow_cmd = optarg; break;
-		case O_UNSLOW: c.unslow_cmd = optarg; break;
+		case O_SLACK:
+			c.slack_ms = num_arg("slack", optarg, 0, 600000);
+			break;
+		case O_WB:
+			c.watch_bound_ms =
+			    num_arg("watch-bound", optarg, 1, 600000);
+			break;
+		case O_RECOVER:
+			c.recover_ms = num_arg("recover", optarg, 1, 3600000);
+			break;
+		case O_CORRUPT:
+			c.corrupt_cmd = optarg;
+			break;
+		case O_FIX:
+			c.fix_cmd = optarg;
+			break;
+		case O_DOWN:
+			c.down_cmd = optarg;
+			break;
+		case O_UP:
+			c.up_cmd = optarg;
+			break;
+		case O_SLOW:
+			c.slow_cmd = optarg;
+			break;
+		case O_UNSLOW:
+			c.unslow_cmd = optarg;
+			break;
 		case O_CASE:
 			for (char *tok = strtok(optarg, ","); tok != NULL;
 			     tok = strtok(NULL, ",")) {
 				if (select_case(tok, selected) != 0) {
 					char msg[128];
-					snprintf(msg, sizeof msg, "unknown case \"%s\"", tok);
+					snprintf(msg, sizeof msg,
+					         "unknown case \"%s\"", tok);
 					usage(msg);
 				}
 				any_selected = 1;
 			}
 			break;
-		case O_HELP: usage(NULL); break;
-		default: usage("unknown option");
+		case O_HELP:
+			usage(NULL);
+			break;
+		default:
+			usage("unknown option");
 		}
 	}
 	if (optind != argc)
@@ -274,8 +325,8 @@ int main(int argc, char **argv)
 	char desc[512] = "";
 	s->ops->describe(s->state, desc, sizeof desc);
 	c.caps = s->ops->capabilities;
-	diag("backend %s (%s), capabilities 0x%x, election %s/%s", c.backend, desc,
-	     (unsigned)c.caps, c.namespace_, c.election);
+	diag("backend %s (%s), capabilities 0x%x, election %s/%s", c.backend,
+	     desc, (unsigned)c.caps, c.namespace_, c.election);
 	elector_store_close(s);
 
 	for (size_t i = 0; i < N_CASES; i++) {

@@ -28,7 +28,8 @@ static void check(int cond)
 static void fuzz_record(const char *json, size_t len)
 {
 	struct elector_record a, b;
-	char err[256], buf1[ELECTOR_RECORD_JSON_MAX + 1], buf2[ELECTOR_RECORD_JSON_MAX + 1];
+	char err[256], buf1[ELECTOR_RECORD_JSON_MAX + 1],
+	    buf2[ELECTOR_RECORD_JSON_MAX + 1];
 	size_t n1, n2;
 	int rc = elector_record_decode(json, len, &a, err, sizeof err);
 	check(strlen(err) < sizeof err);
@@ -39,7 +40,8 @@ static void fuzz_record(const char *json, size_t len)
 	check(elector_record_validate(&a, NULL, 0) == ELECTOR_OK);
 	check(elector_record_encode(&a, buf1, sizeof buf1, &n1) == ELECTOR_OK);
 	check(n1 == strlen(buf1));
-	check(elector_record_decode(buf1, n1, &b, err, sizeof err) == ELECTOR_OK);
+	check(elector_record_decode(buf1, n1, &b, err, sizeof err) ==
+	      ELECTOR_OK);
 	check(elector_record_equal(&a, &b));
 	check(elector_record_encode(&b, buf2, sizeof buf2, &n2) == ELECTOR_OK);
 	check(n1 == n2 && memcmp(buf1, buf2, n1) == 0);
@@ -68,7 +70,8 @@ static void fuzz_duration(const char *s)
 	}
 	check(ms >= 0);
 	check(elector_duration_format(ms, buf, sizeof buf) == ELECTOR_OK);
-	check(elector_duration_parse(buf, &back, err, sizeof err) == ELECTOR_OK);
+	check(elector_duration_parse(buf, &back, err, sizeof err) ==
+	      ELECTOR_OK);
 	check(back == ms);
 }
 

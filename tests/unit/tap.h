@@ -34,7 +34,7 @@ static int tap_run_;
 static int tap_failed_;
 
 static void tap_vline_(const char *prefix, const char *fmt, va_list ap)
-	__attribute__((format(printf, 2, 0), unused));
+    __attribute__((format(printf, 2, 0), unused));
 static void tap_vline_(const char *prefix, const char *fmt, va_list ap)
 {
 	char msg[1024];
@@ -48,7 +48,7 @@ static void tap_vline_(const char *prefix, const char *fmt, va_list ap)
 }
 
 static int tap_ok_(int cond, const char *file, int line, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5), unused));
+    __attribute__((format(printf, 4, 5), unused));
 static int tap_ok_(int cond, const char *file, int line, const char *fmt, ...)
 {
 	char prefix[64];
@@ -68,7 +68,8 @@ static int tap_ok_(int cond, const char *file, int line, const char *fmt, ...)
 	return cond;
 }
 
-static void diag(const char *fmt, ...) __attribute__((format(printf, 1, 2), unused));
+static void diag(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2), unused));
 static void diag(const char *fmt, ...)
 {
 	va_list ap;
@@ -104,7 +105,7 @@ static int done_testing(void)
 		long long tap_g_ = (long long)(got);                           \
 		long long tap_e_ = (long long)(expected);                      \
 		if (!ok(tap_g_ == tap_e_, __VA_ARGS__))                        \
-			diag("  got: %lld, expected: %lld", tap_g_, tap_e_);    \
+			diag("  got: %lld, expected: %lld", tap_g_, tap_e_);   \
 	} while (0)
 
 #define is_str(got, expected, ...)                                             \
@@ -114,7 +115,7 @@ static int done_testing(void)
 		int tap_eq_ = tap_gs_ != NULL && tap_es_ != NULL &&            \
 		              strcmp(tap_gs_, tap_es_) == 0;                   \
 		if (!ok(tap_eq_, __VA_ARGS__))                                 \
-			diag("  got: \"%s\", expected: \"%s\"",                 \
+			diag("  got: \"%s\", expected: \"%s\"",                \
 			     tap_gs_ ? tap_gs_ : "(null)",                     \
 			     tap_es_ ? tap_es_ : "(null)");                    \
 	} while (0)

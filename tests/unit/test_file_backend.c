@@ -44,11 +44,12 @@ static void rm_rf(const char *p)
 static void test_tmp_default(void)
 {
 	struct file_state st;
-	char err[512], root[PATH_MAX + 32], want[PATH_MAX + 64], dir[PATH_MAX + 64];
+	char err[512], root[PATH_MAX + 32], want[PATH_MAX + 64],
+	    dir[PATH_MAX + 64];
 	memset(&st, 0, sizeof st);
 	snprintf(root, sizeof root, "%s/elector-%u", top, (unsigned)geteuid());
-	int rc = elector_file_resolve_path_in(&st, NULL, "default", "demo", NULL,
-	                                      top, err, sizeof err);
+	int rc = elector_file_resolve_path_in(&st, NULL, "default", "demo",
+	                                      NULL, top, err, sizeof err);
 	is_int(rc, ELECTOR_OK, "tmp default resolves (%s)", err);
 	snprintf(want, sizeof want, "%s/default/demo.json", root);
 	is_str(st.path, want, "path is TMP/elector-UID/NS/ELECTION.json");
@@ -65,13 +66,13 @@ static void test_tmp_default(void)
 	is_int(rc, ELECTOR_OK, "empty XDG_RUNTIME_DIR falls back to tmp");
 
 	chmod(root, 0777);
-	rc = elector_file_resolve_path_in(&st, NULL, "default", "demo", NULL, top,
-	                                  err, sizeof err);
+	rc = elector_file_resolve_path_in(&st, NULL, "default", "demo", NULL,
+	                                  top, err, sizeof err);
 	ok(rc == ELECTOR_INVALID && strstr(err, "writable") != NULL,
 	   "world-writable elector-UID refused: %s", err);
 	chmod(root, 0720);
-	rc = elector_file_resolve_path_in(&st, NULL, "default", "demo", NULL, top,
-	                                  err, sizeof err);
+	rc = elector_file_resolve_path_in(&st, NULL, "default", "demo", NULL,
+	                                  top, err, sizeof err);
 	ok(rc == ELECTOR_INVALID && strstr(err, "writable") != NULL,
 	   "group-writable elector-UID refused");
 	chmod(root, 0700);
@@ -81,12 +82,15 @@ static void test_tmp_default(void)
 			diag("chown: %s", strerror(errno));
 		rc = elector_file_resolve_path_in(&st, NULL, "default", "demo",
 		                                  NULL, top, err, sizeof err);
-		ok(rc == ELECTOR_INVALID && strstr(err, "owned by uid 12345") != NULL,
+		ok(rc == ELECTOR_INVALID &&
+		       strstr(err, "owned by uid 12345") != NULL,
 		   "elector-UID owned by another user refused: %s", err);
 		if (chown(root, 0, 0) != 0)
 			diag("chown back: %s", strerror(errno));
 	} else {
-		skip(1, "not root: cannot create a directory owned by another uid");
+		skip(
+		    1,
+		    "not root: cannot create a directory owned by another uid");
 	}
 
 	rm_rf(root);
@@ -95,8 +99,8 @@ static void test_tmp_default(void)
 	mkdir(other, 0700);
 	if (symlink(other, root) != 0)
 		diag("symlink: %s", strerror(errno));
-	rc = elector_file_resolve_path_in(&st, NULL, "default", "demo", NULL, top,
-	                                  err, sizeof err);
+	rc = elector_file_resolve_path_in(&st, NULL, "default", "demo", NULL,
+	                                  top, err, sizeof err);
 	ok(rc == ELECTOR_INVALID && strstr(err, "not a directory") != NULL,
 	   "symlink at elector-UID refused: %s", err);
 	unlink(root);
@@ -113,19 +117,20 @@ static void test_xdg_and_names(void)
 	                                      xdg, top, err, sizeof err);
 	is_int(rc, ELECTOR_OK, "XDG default resolves (%s)", err);
 	snprintf(want, sizeof want, "%s/elector/team-a/db.primary.json", xdg);
-	is_str(st.path, want, "path is $XDG_RUNTIME_DIR/elector/NS/ELECTION.json");
+	is_str(st.path, want,
+	       "path is $XDG_RUNTIME_DIR/elector/NS/ELECTION.json");
 	snprintf(want, sizeof want, "%s/elector", xdg);
 	is_int(mode_of(want), 0700, "XDG elector directory 0700");
 
 	const char *bad[] = {"../x", "a/b", "", ".", "..", "a b", "x\n"};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-		rc = elector_file_resolve_path_in(&st, NULL, "default", bad[i], xdg,
-		                                  top, err, sizeof err);
+		rc = elector_file_resolve_path_in(&st, NULL, "default", bad[i],
+		                                  xdg, top, err, sizeof err);
 		ok(rc == ELECTOR_INVALID && strstr(err, "election") != NULL,
 		   "election name \"%s\" refused", bad[i]);
 	}
-	rc = elector_file_resolve_path_in(&st, NULL, "..", "demo", xdg, top, err,
-	                                  sizeof err);
+	rc = elector_file_resolve_path_in(&st, NULL, "..", "demo", xdg, top,
+	                                  err, sizeof err);
 	ok(rc == ELECTOR_INVALID && strstr(err, "namespace") != NULL,
 	   "namespace \"..\" refused");
 	rc = elector_file_resolve_path_in(&st, NULL, "default", NULL, xdg, top,
@@ -142,8 +147,8 @@ static void test_explicit_path(void)
 		cwd[0] = '\0';
 	if (chdir(top) != 0)
 		diag("chdir: %s", strerror(errno));
-	int rc = elector_file_resolve_path_in(&st, "rel/deeper/x.json", "d", "e",
-	                                      NULL, top, err, sizeof err);
+	int rc = elector_file_resolve_path_in(&st, "rel/deeper/x.json", "d",
+	                                      "e", NULL, top, err, sizeof err);
 	is_int(rc, ELECTOR_OK, "relative path resolves (%s)", err);
 	snprintf(want, sizeof want, "%s/rel/deeper/x.json", top);
 	is_str(st.path, want, "relative path made absolute");
@@ -175,8 +180,8 @@ static struct elector_store *open_store(const char *path_opt, long long rt,
 	struct elector_store *s = NULL;
 	const char *opts[1] = {path_opt};
 	int rc = elector_store_open(NULL, "file", "demo", "default", "unit",
-	                            opts, path_opt != NULL ? 1 : 0, 15000, 10000,
-	                            2000, rt, &s, err, errlen);
+	                            opts, path_opt != NULL ? 1 : 0, 15000,
+	                            10000, 2000, rt, &s, err, errlen);
 	return rc == ELECTOR_OK ? s : NULL;
 }
 
@@ -189,7 +194,8 @@ static void test_plugin(void)
 	if (!ok(s != NULL, "file plugin opens (%s)", err))
 		return;
 	char desc[PATH_MAX + 32], want[PATH_MAX + 32];
-	is_int(s->ops->describe(s->state, desc, sizeof desc), ELECTOR_OK, "describe");
+	is_int(s->ops->describe(s->state, desc, sizeof desc), ELECTOR_OK,
+	       "describe");
 	snprintf(want, sizeof want, "file:%s", path);
 	is_str(desc, want, "describe is file:PATH");
 	ok(s->ops->capabilities & ELECTOR_CAP_WATCH, "declares WATCH");
@@ -208,10 +214,10 @@ static void test_plugin(void)
 	is_str(v.v, "1", "first version is 1");
 	int64_t t0 = now_ms();
 	g = 0;
-	int rc = s->ops->watch(s->state, &(struct elector_version){""}, 5000, &got,
-	                       &gv, &g, err, sizeof err);
+	int rc = s->ops->watch(s->state, &(struct elector_version){""}, 5000,
+	                       &got, &gv, &g, err, sizeof err);
 	ok(rc == ELECTOR_OK && g == 1 && strcmp(gv.v, "1") == 0 &&
-	   now_ms() - t0 < 1000,
+	       now_ms() - t0 < 1000,
 	   "watch(\"\") with a record stored returns it at once");
 
 	FILE *fp = fopen(path, "r");
@@ -235,30 +241,36 @@ static void test_plugin(void)
 	memset(&fl, 0, sizeof fl);
 	fl.l_type = F_WRLCK;
 	fl.l_whence = SEEK_SET;
-	ok(lfd >= 0 && fcntl(lfd, F_OFD_SETLK, &fl) == 0, "test holds the lock");
+	ok(lfd >= 0 && fcntl(lfd, F_OFD_SETLK, &fl) == 0,
+	   "test holds the lock");
 	t0 = now_ms();
 	rc = s->ops->update(s->state, &r, &v, &nv, err, sizeof err);
 	int64_t el = now_ms() - t0;
 	ok(rc == ELECTOR_TIMEOUT && el >= 250 && el < 2000,
 	   "update while locked: TIMEOUT after the 300 ms request timeout "
-	   "(%d after %lld ms: %s)", rc, (long long)el, err);
+	   "(%d after %lld ms: %s)",
+	   rc, (long long)el, err);
 	t0 = now_ms();
 	rc = s->ops->create(s->state, &r, &nv, err, sizeof err);
 	el = now_ms() - t0;
 	ok(rc == ELECTOR_TIMEOUT && el < 2000, "create while locked: TIMEOUT");
 	rc = s->ops->get(s->state, &got, &gv, err, sizeof err);
-	ok(rc == ELECTOR_OK && strcmp(gv.v, "1") == 0, "get while locked works");
+	ok(rc == ELECTOR_OK && strcmp(gv.v, "1") == 0,
+	   "get while locked works");
 	fl.l_type = F_UNLCK;
 	fcntl(lfd, F_OFD_SETLK, &fl);
 	close(lfd);
 	rc = s->ops->update(s->state, &r, &v, &nv, err, sizeof err);
-	ok(rc == ELECTOR_OK && strcmp(nv.v, "2") == 0, "update after unlock: OK, "
-	   "version 2 (%s)", err);
+	ok(rc == ELECTOR_OK && strcmp(nv.v, "2") == 0,
+	   "update after unlock: OK, "
+	   "version 2 (%s)",
+	   err);
 
 	unlink(path);
 	g = 0;
 	rc = s->ops->watch(s->state, &nv, 5000, &got, &gv, &g, err, sizeof err);
-	ok(rc == ELECTOR_OK && g == 0, "watch reports a deleted file (OK, got=0)");
+	ok(rc == ELECTOR_OK && g == 0,
+	   "watch reports a deleted file (OK, got=0)");
 	rc = s->ops->update(s->state, &r, &nv, &v, err, sizeof err);
 	is_int(rc, ELECTOR_NOT_FOUND, "update after delete: NOT_FOUND");
 
@@ -284,7 +296,8 @@ static void test_plugin(void)
 	s = NULL;
 	rc = elector_store_open(NULL, "file", "demo", "default", "unit", two, 2,
 	                        15000, 10000, 2000, 0, &s, err, sizeof err);
-	ok(rc == ELECTOR_INVALID && strstr(err, "colour") && strstr(err, "path"),
+	ok(rc == ELECTOR_INVALID && strstr(err, "colour") &&
+	       strstr(err, "path"),
 	   "unknown option refused, known ones listed: %s", err);
 	elector_store_close(s);
 }

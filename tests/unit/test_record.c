@@ -31,7 +31,8 @@ static void decode_good(const char *json, const char *what,
                         struct elector_record *out)
 {
 	char err[256] = "";
-	int rc = elector_record_decode(json, strlen(json), out, err, sizeof err);
+	int rc =
+	    elector_record_decode(json, strlen(json), out, err, sizeof err);
 	ok(rc == ELECTOR_OK, "%s decodes (rc %d: %s)", what, rc, err);
 }
 
@@ -51,20 +52,22 @@ static void test_encode(void)
 	is_int(len, strlen(buf), "length returned");
 
 	r.flags = 0;
-	snprintf(r.preferred_holder, sizeof r.preferred_holder, "b\"\\/\xc3\xa4");
+	snprintf(r.preferred_holder, sizeof r.preferred_holder,
+	         "b\"\\/\xc3\xa4");
 	snprintf(r.strategy, sizeof r.strategy, "OldestEmulationVersion");
 	is_int(elector_record_encode(&r, buf, sizeof buf, &len), ELECTOR_OK,
 	       "encode without times, with preferredHolder/strategy");
 	is_str(buf,
 	       "{\"holderIdentity\":\"a_1f2e\",\"leaseDurationSeconds\":15,"
-	       "\"leaderTransitions\":3,\"preferredHolder\":\"b\\\"\\\\/\xc3\xa4\","
+	       "\"leaderTransitions\":3,\"preferredHolder\":\"b\\\"\\\\/"
+	       "\xc3\xa4\","
 	       "\"strategy\":\"OldestEmulationVersion\"}",
 	       "unset times omitted, strings escaped");
 
 	struct elector_record back;
 	char err[128];
-	is_int(elector_record_decode(buf, len, &back, err, sizeof err), ELECTOR_OK,
-	       "decode what was encoded");
+	is_int(elector_record_decode(buf, len, &back, err, sizeof err),
+	       ELECTOR_OK, "decode what was encoded");
 	ok(elector_record_equal(&r, &back), "round trip is equal");
 
 	is_int(elector_record_encode(&r, buf, 20, &len), ELECTOR_ERROR,
@@ -95,8 +98,8 @@ static void test_encode(void)
 	char verr[128];
 	is_int(elector_record_validate(&r, verr, sizeof verr), ELECTOR_CORRUPT,
 	       "validate refuses negative transitions");
-	ok(strstr(verr, "leaderTransitions") != NULL, "reason names the field: %s",
-	   verr);
+	ok(strstr(verr, "leaderTransitions") != NULL,
+	   "reason names the field: %s", verr);
 }
 
 static void test_decode(void)
@@ -109,7 +112,8 @@ static void test_decode(void)
 	            "9 digits, offset, null, unknown field", &r);
 	is_str(r.holder_identity, "n1", "holder");
 	is_int(r.flags, ELECTOR_REC_HAS_ACQUIRE_TIME, "only acquireTime set");
-	is_int(r.acquire_time_us, 1795255200123456LL, "offset applied, truncated to us");
+	is_int(r.acquire_time_us, 1795255200123456LL,
+	       "offset applied, truncated to us");
 	decode_good("{\"holderIdentity\":\"\",\"leaseDurationSeconds\":0}",
 	            "released with 0 seconds", &r);
 	decode_good("{}", "empty object (all defaults)", &r);
@@ -147,10 +151,12 @@ static void test_decode(void)
 	           "acquireTime", "numeric time");
 	decode_bad("{\"holderIdentity\":\"x\",\"holderIdentity\":\"y\"}",
 	           "duplicate", "duplicate key");
-	decode_bad("{\"holderIdentity\":\"a\\u0000b\",\"leaseDurationSeconds\":1}",
-	           "JSON", "NUL in a string");
+	decode_bad(
+	    "{\"holderIdentity\":\"a\\u0000b\",\"leaseDurationSeconds\":1}",
+	    "JSON", "NUL in a string");
 	decode_bad("{\"holderIdentity\":\"x\",\"leaseDurationSeconds\":1,"
-	           "\"strategy\":[]}", "strategy", "array strategy");
+	           "\"strategy\":[]}",
+	           "strategy", "array strategy");
 
 	char big[600];
 	memset(big, 0, sizeof big);

@@ -32,8 +32,9 @@ static void dur_ok(const char *s, int64_t want)
 	int64_t ms = -1;
 	char err[128];
 	int rc = elector_duration_parse(s, &ms, err, sizeof err);
-	ok(rc == 0 && ms == want, "duration \"%s\" = %lld ms (rc %d, got %lld, %s)",
-	   s, (long long)want, rc, (long long)ms, err);
+	ok(rc == 0 && ms == want,
+	   "duration \"%s\" = %lld ms (rc %d, got %lld, %s)", s,
+	   (long long)want, rc, (long long)ms, err);
 }
 
 static void dur_bad(const char *s, const char *reason)
@@ -66,7 +67,8 @@ static void test_times(void)
 	   "format refuses year 10000");
 	ok(elector_time_format(-62135596800000001LL, buf, sizeof buf) != 0,
 	   "format refuses year 0");
-	ok(elector_time_format(0, buf, 27) != 0, "format refuses a 27-byte buffer");
+	ok(elector_time_format(0, buf, 27) != 0,
+	   "format refuses a 27-byte buffer");
 
 	parse_ok("2026-11-21T10:00:00.123456Z", 1795255200123456LL);
 	parse_ok("2026-11-21T10:00:00Z", 1795255200000000LL);
@@ -99,15 +101,16 @@ static void test_times(void)
 
 	/* Round trip of a few thousand instants over the whole range. */
 	int bad = 0;
-	for (int64_t us = -62135596800LL * 1000000LL; us < 253402300799LL * 1000000LL;
-	     us += 123456789012345LL + 7) {
+	for (int64_t us = -62135596800LL * 1000000LL;
+	     us < 253402300799LL * 1000000LL; us += 123456789012345LL + 7) {
 		char b[32];
 		int64_t back = 0;
 		if (elector_time_format(us, b, sizeof b) != 0 ||
 		    elector_time_parse(b, &back) != 0 || back != us)
 			bad++;
 	}
-	ok(bad == 0, "format/parse round trip over years 1..9999 (%d bad)", bad);
+	ok(bad == 0, "format/parse round trip over years 1..9999 (%d bad)",
+	   bad);
 
 	int64_t now = elector_wall_now_us();
 	ok(now > 1700000000LL * 1000000LL, "wall clock is after 2023");
@@ -163,7 +166,8 @@ static void test_durations(void)
 	ok(elector_duration_format(15000, small, sizeof small) == 0,
 	   "\"15s\" fits in 4 bytes");
 	ok(elector_duration_format(90000, small, sizeof small) != 0 &&
-	   small[0] == '\0', "\"1m30s\" does not fit in 4 bytes: error, empty");
+	       small[0] == '\0',
+	   "\"1m30s\" does not fit in 4 bytes: error, empty");
 }
 
 int main(void)
