@@ -143,7 +143,7 @@ def hist_quantiles(port, op="update"):
     _, body = code(port, "/metrics", timeout=2)
     buckets, total, s = [], 0, 0.0
     for line in body.decode(errors="replace").splitlines():
-        tag = 'op="%s",result="OK"' % op
+        tag = 'op="%s",result="ok"' % op
         if tag not in line:
             continue
         name, val = line.rsplit(" ", 1)

@@ -540,47 +540,6 @@ static int lease_update(void *state, const struct elector_record *rec,
 	return rc;
 }
 
-int elector_lease_relist(struct elector_lease *st, json_t **obj, char *rv,
-                         size_t rvcap, char *err, size_t errlen)
-{
-	struct elector_http_response resp = {0};
-	char *url = fmt_alloc(st->leases_url, "?fieldSelector=metadata.name%3D",
-	                      st->name, "");
-	json_t *doc = NULL, *items;
-	json_error_t je;
-	const char *lrv;
-	int rc;
-
-	*obj = NULL;
-	if (url == NULL) {
-		snprintf(err, errlen, "lease: out of memory");
-		return ELECTOR_ERROR;
-	}
-	rc = elector_lease_request(st, "GET", url, NULL, &resp, err, errlen);
-	free(url);
-	if (rc == ELECTOR_OK && resp.status != 200)
-		rc = elector_lease_map_error(st, "list", &resp, err, errlen);
-	if (rc == ELECTOR_OK) {
-		doc = resp.body ? json_loadb(resp.body, resp.body_len, 0, &je)
-		                : NULL;
-		lrv = json_string_value(json_object_get(
-			json_object_get(doc, "metadata"), "resourceVersion"));
-		items = json_object_get(doc, "items");
-		if (lrv == NULL || strlen(lrv) >= rvcap || !json_is_array(items)) {
-			snprintf(err, errlen, "lease %s/%s: list: not a LeaseList",
-			         st->ns, st->name);
-			rc = ELECTOR_CORRUPT;
-		} else {
-			memcpy(rv, lrv, strlen(lrv) + 1);
-			if (json_array_size(items) > 0)
-				*obj = json_incref(json_array_get(items, 0));
-		}
-	}
-	json_decref(doc);
-	elector_http_response_clear(&resp);
-	return rc;
-}
-
 static int lease_describe(void *state, char *buf, size_t len)
 {
 	struct elector_lease *st = state;

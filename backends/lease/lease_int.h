@@ -178,7 +178,8 @@ struct elector_lease {
 	json_t *latest;          /* newest object from the stream, or NULL */
 	int latest_deleted;      /* the newest event was DELETED */
 	char latest_rv[ELECTOR_VERSION_MAX];
-	int gone;                /* 410: relist needed */
+	int gone;                /* 410: re-read needed */
+	int relisted;            /* latest comes from a re-read: report it */
 	int stream_err;          /* an ERROR event other than 410 */
 	int64_t retry_at_ms;     /* reconnect not before */
 	int64_t backoff_ms;
@@ -207,10 +208,6 @@ int elector_lease_map_error(struct elector_lease *st, const char *verb,
                             char *err, size_t errlen);
 /* Remember obj (a Lease, borrowed reference copied) as the cached object. */
 void elector_lease_cache(struct elector_lease *st, json_t *obj);
-/* Relist the one Lease: fills *obj (new ref or NULL when absent) and the
- * list resourceVersion. */
-int elector_lease_relist(struct elector_lease *st, json_t **obj, char *rv,
-                         size_t rvcap, char *err, size_t errlen);
 
 int elector_lease_watch(void *state, const struct elector_version *known,
                         int64_t timeout_ms, struct elector_record *rec,

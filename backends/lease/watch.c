@@ -282,10 +282,14 @@ static int have_change(struct elector_lease *st,
                        struct elector_record *rec, struct elector_version *ver,
                        int *got, char *err, size_t errlen, int *rc)
 {
-	if (st->latest_rv[0] == '\0' || strcmp(st->latest_rv, known->v) == 0)
+	if (st->latest_rv[0] == '\0' || strcmp(st->latest_rv, known->v) == 0) {
+		st->relisted = 0;
 		return 0;
-	if (known->v[0] != '\0' && !ring_has(st, known->v))
+	}
+	/* after a re-read the object is the current state, whatever known */
+	if (!st->relisted && known->v[0] != '\0' && !ring_has(st, known->v))
 		return 0;
+	st->relisted = 0;
 	if (st->latest_deleted) {
 		if (known->v[0] == '\0')
 			return 0; /* the core already believes nothing is stored */
@@ -301,33 +305,53 @@ static int have_change(struct elector_lease *st,
 	return 1;
 }
 
-/* 410 Gone: list the one Lease for a fresh resourceVersion. */
+/* 410 Gone (or an ERROR event): GET the Lease again; it is reported to the
+ * core as the current state whatever the core knew, and the next stream
+ * opens without a resourceVersion ("most recent": the server picks one and
+ * sends the current object as ADDED). Resuming from the GET's own
+ * resourceVersion could be too old again (an idle, released Lease), and a
+ * LIST would need the list verb. */
 static int relist(struct elector_lease *st, char *err, size_t errlen)
 {
-	char rv[ELECTOR_VERSION_MAX];
+	struct elector_http_response resp = {0};
+	json_error_t je;
 	json_t *obj = NULL;
 	const char *orv;
 	int rc;
 
 	elector_lease_watch_close(st);
 	st->gone = 0;
-	rc = elector_lease_relist(st, &obj, rv, sizeof rv, err, errlen);
-	if (rc != ELECTOR_OK)
-		return rc;
-	ring_reset(st);
-	if (obj != NULL) {
+	rc = elector_lease_request(st, "GET", st->lease_url, NULL, &resp, err,
+	                           errlen);
+	if (rc == ELECTOR_OK && resp.status == 200) {
+		obj = resp.body ? json_loadb(resp.body, resp.body_len, 0, &je)
+		                : NULL;
 		orv = json_string_value(json_object_get(
 			json_object_get(obj, "metadata"), "resourceVersion"));
-		set_latest(st, obj, 0, orv ? orv : rv);
-	} else {
-		set_latest(st, NULL, 1, rv);
+		if (orv == NULL || orv[0] == '\0') {
+			snprintf(err, errlen, "lease %s/%s: get after 410: not a "
+			         "Lease", st->ns, st->name);
+			rc = ELECTOR_CORRUPT;
+		}
+	} else if (rc == ELECTOR_OK && resp.status != 404) {
+		rc = elector_lease_map_error(st, "get", &resp, err, errlen);
 	}
-	set_rv(st->resume_rv, rv);
-	ring_push(st, rv);
+	elector_http_response_clear(&resp);
+	if (rc != ELECTOR_OK) {
+		json_decref(obj);
+		return rc;
+	}
+	ring_reset(st);
+	if (obj != NULL)
+		set_latest(st, obj, 0, orv);
+	else
+		set_latest(st, NULL, 1, "(deleted)");
 	json_decref(obj);
+	st->resume_rv[0] = '\0';
+	st->relisted = 1;
 	st->host->log(ELECTOR_LOG_DEBUG, COMPONENT,
-	              "watch %s/%s: 410 Gone, relisted at rv %s", st->ns,
-	              st->name, rv);
+	              "watch %s/%s: 410 Gone, read the Lease again (%s)", st->ns,
+	              st->name, st->latest_rv);
 	return ELECTOR_OK;
 }
 

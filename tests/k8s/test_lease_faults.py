@@ -61,24 +61,33 @@ def test_leader_steps_down_on_time(anybuild, emu, procs, tmp_path):
     assert "stopped leading" in leader.log() or "stepped down" in leader.log()
 
 
-def test_watch_410_relist(anybuild, emu, procs, tmp_path):
-    """Watch history compacted and streams dropped: followers get 410 (as an
-    ERROR event, then as an HTTP 410), relist, watch again, and a graceful
-    handover is still immediate."""
+def test_watch_410_reread(anybuild, emu, procs, tmp_path):
+    """Followers whose resume point fell out of the watch history get 410
+    (as an ERROR event, then as an HTTP 410), GET the Lease again (no list
+    permission needed), watch again from "most recent" -- no 410 loop, no
+    polling -- and a graceful handover is still immediate."""
     ds = _daemons(procs, anybuild, emu, tmp_path)
     leader = U.wait_one_leader(ds)
+    followers = [d for d in ds if d is not leader]
+    time.sleep(1.0)
     for as_http in (False, True):
         emu.gone_as_http = as_http
-        time.sleep(1.0)
-        lists = emu.count(verb="list")
-        with emu.store.lock:
-            emu.force_gone = 2       # both followers' resumed watches
+        gets = emu.count(verb="get")
+        watches = emu.count(verb="watch")
         emu.drop_watches()
-        wait_until(lambda: emu.count(verb="list") >= lists + 2, 10,
-                   what="relists after 410")
-        assert emu.force_gone == 0
-    time.sleep(1.0)
+        with emu.store.lock:   # history moves past the followers' resume point
+            emu.store.compacted = emu.store.rv + 1000
+            emu.store.rv += 1000
+        wait_until(lambda: emu.count(verb="get") >= gets + len(followers), 10,
+                   what="re-reads after 410")
+        time.sleep(1.5)
+        # one 410'd resume and one fresh watch per follower, then quiet
+        assert emu.count(verb="watch") - watches <= 3 * len(followers), emu.stats()
+        t0 = time.monotonic()
+        time.sleep(1.5)
+        assert emu.count(verb="get", since=t0) == 0, emu.stats()
+        assert emu.count(verb="list") == 0
     t0 = time.monotonic()
     assert leader.stop() == 0
-    U.wait_one_leader([d for d in ds if d is not leader], timeout=10)
+    U.wait_one_leader(followers, timeout=10)
     assert time.monotonic() - t0 < 1.5
