@@ -12,6 +12,7 @@
  * redis-cli SET, which does not bump the counter) is a CONFLICT, never
  * silently replaced by a renew. A missing counter key counts as 0.
  */
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -95,6 +96,14 @@ static const char *script_sha(const struct script *s)
 	return s->sha;
 }
 
+/* An idle command connection never has anything to read: readable means
+ * EOF, an error or unexpected data, so it cannot be trusted. */
+static int conn_stale(const redisContext *c)
+{
+	struct pollfd p = {.fd = c->fd, .events = POLLIN | POLLRDHUP};
+	return poll(&p, 1, 0) != 0;
+}
+
 /*
  * Run script s with 2 keys and nargs args: EVALSHA, then EVAL on NOSCRIPT.
  * Connects first when needed. On OK *out is an array or status reply owned
@@ -111,6 +120,12 @@ static int run_script(struct elector_redis *r, int which, int nargs,
 	redisReply *rep = NULL;
 	int rc;
 	*out = NULL;
+	if (r->cmd && conn_stale(r->cmd)) {
+		/* Closed by the server while idle (restart, idle timeout):
+		 * reconnect rather than fail one request for nothing. */
+		redisFree(r->cmd);
+		r->cmd = NULL;
+	}
 	if (!r->cmd) {
 		rc = elector_redis_open(r, 1, deadline, &r->cmd, err, errlen);
 		if (rc != ELECTOR_OK)
