@@ -146,3 +146,38 @@ def test_tls_verification(anybuild, emu, tmp_path):
     ins = _get(anybuild, emu.kubeconfig(str(tmp_path / "ins"), insecure=True))
     assert "no record stored" in ins.stderr, ins.stderr
     assert "insecure-skip-tls-verify" in ins.stderr and "NOT verified" in ins.stderr
+
+
+def test_kubeconfig_lists_contexts_relative_paths(anybuild, emu, tmp_path):
+    """$KUBECONFIG lists (missing entries skipped, first definition wins),
+    current-context vs the context option, and relative file paths."""
+    import shutil
+    d = tmp_path / "cfg"
+    d.mkdir()
+    shutil.copy(emu.pki.ca_crt, str(d / "ca.crt"))
+    first = {"apiVersion": "v1", "kind": "Config", "current-context": "dead",
+             "clusters": [{"name": "dead", "cluster": {
+                 "server": "https://127.0.0.1:1", "certificate-authority": "ca.crt"}}],
+             "users": [], "contexts": [{"name": "dead", "context": {
+                 "cluster": "dead", "user": "u"}}]}
+    (d / "first.yaml").write_text(json.dumps(first))
+    # the second file in real YAML syntax, as kubectl writes it
+    (d / "second.yaml").write_text(
+        "apiVersion: v1\nkind: Config\ncurrent-context: emu\nclusters:\n"
+        "- name: emu\n  cluster:\n    server: %s\n    certificate-authority: ca.crt\n"
+        "users:\n- name: u\n  user:\n    token: %s\ncontexts:\n"
+        "- name: emu\n  context:\n    cluster: emu\n    user: u\n    namespace: team\n"
+        % (emu.url, emu.admin_token))
+    lst = "%s:%s:%s" % (d / "missing.yaml", d / "first.yaml", d / "second.yaml")
+    base = ["get", "--election", "demo", "--backend", "lease"]
+    r = run(anybuild, base, env={"KUBECONFIG": lst}, timeout=30)
+    assert "127.0.0.1:1" in r.stderr, r.stderr       # first file's context wins
+    r = run(anybuild, base + ["--backend-opt", "context=emu"],
+            env={"KUBECONFIG": lst}, timeout=30)
+    assert "no record stored" in r.stderr, r.stderr
+    r = run(anybuild, base + ["--backend-opt", "context=nope"],
+            env={"KUBECONFIG": lst}, timeout=30)
+    assert r.returncode == 2 and "context 'nope' not found" in r.stderr, r.stderr
+    r = run(anybuild, base + ["--backend-opt", "colour=blue"],
+            env={"KUBECONFIG": lst}, timeout=30)
+    assert r.returncode == 2 and "kubeconfig" in r.stderr and "context" in r.stderr
