@@ -456,6 +456,12 @@ int elector_gist_git_push(struct gist *g, const char *parent_sha, int create,
 		rc = ELECTOR_NOT_FOUND;
 		goto out;
 	}
+	if (create && has_file(g, parent)) {
+		snprintf(err, errlen, "gist %s: file %s exists in version %.12s",
+		         g->id, g->file, parent_sha);
+		rc = ELECTOR_EXISTS;
+		goto out;
+	}
 	rc = make_commit(g, parent, content, len, message, &oid, err, errlen);
 	if (rc != ELECTOR_OK)
 		goto out;

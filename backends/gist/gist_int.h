@@ -96,8 +96,9 @@ int elector_gist_git_read(struct gist *g, const char *sha, char *buf,
                           char *err, size_t errlen);
 /* Commit content as `file` on top of parent sha and push it to the branch,
  * pinned to old value parent. Unless create, the file must exist in parent
- * (NOT_FOUND otherwise). new_sha receives the commit. Returns OK, CONFLICT
- * (rejected / branch moved), NOT_FOUND, DENIED, RATELIMITED, TIMEOUT or
+ * (NOT_FOUND otherwise); with create it must not (EXISTS otherwise).
+ * new_sha receives the commit. Returns OK, CONFLICT (rejected / branch
+ * moved), NOT_FOUND, EXISTS, DENIED, RATELIMITED, TIMEOUT or
  * TRANSIENT (outcome unknown; *pushed set when the push may have reached
  * the server). */
 int elector_gist_git_push(struct gist *g, const char *parent, int create,
