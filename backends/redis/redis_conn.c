@@ -186,7 +186,7 @@ int elector_redis_reply_error(struct elector_redis *r, const char *what,
 		rc = ELECTOR_CORRUPT;
 		hint = " (the election's keys hold foreign data; inspect them "
 		       "with redis-cli)";
-	} else if (starts(msg, "READONLY") || starts(msg, "LOADING") ||
+	} else if (strstr(msg, "READONLY") || starts(msg, "LOADING") ||
 	           starts(msg, "BUSY") || starts(msg, "MASTERDOWN") ||
 	           starts(msg, "TRYAGAIN") || starts(msg, "CLUSTERDOWN") ||
 	           starts(msg, "OOM") || starts(msg, "NOREPLICAS")) {

@@ -107,8 +107,13 @@ static int keys(struct elector_redis *r,
 	                 "{elector:%s:%s}:record", ns, params->election);
 	int b = snprintf(r->key_version, sizeof r->key_version,
 	                 "{elector:%s:%s}:version", ns, params->election);
+	/* Pub/sub ignores SELECT: channels are shared by all databases, so
+	 * the same election in another db gets its own channel. */
+	char db[24] = "";
+	if (r->t.db != 0)
+		snprintf(db, sizeof db, "@%d", r->t.db);
 	int c = snprintf(r->channel, sizeof r->channel,
-	                 "{elector:%s:%s}:events", ns, params->election);
+	                 "{elector:%s:%s}:events%s", ns, params->election, db);
 	if (a < 0 || b < 0 || c < 0 || (size_t)a >= sizeof r->key_record ||
 	    (size_t)b >= sizeof r->key_version ||
 	    (size_t)c >= sizeof r->channel) {

@@ -19,7 +19,7 @@ USER_PW = "elector-pw-91c2"
 # What the backend needs (docs/redis.md): its scripts' commands, SUBSCRIBE,
 # ROLE for Sentinel, on its own keys and channels only.
 ACL_RULE = ("on >%s resetkeys ~{elector:* resetchannels &{elector:* -@all "
-            "+eval +evalsha +subscribe +unsubscribe +ping +role "
+            "+eval +evalsha +subscribe +unsubscribe +ping +role +select "
             "+type +strlen +get +exists +set +incr +publish" % USER_PW)
 
 

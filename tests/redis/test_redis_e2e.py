@@ -290,3 +290,30 @@ def test_unix_socket_and_db(anybuild, procs, tmp_path):
     finally:
         srv.terminate()
         srv.wait(10)
+
+
+def test_same_election_in_two_databases_does_not_mix(anybuild, procs, redis):
+    """Pub/sub channels are shared by all databases; each db's followers
+    must still only ever see their own db's leader."""
+    groups = {}
+    for db in (1, 2):
+        url = "%s/%d" % (redis.url, db)
+        ds = []
+        for i in range(2):
+            name = "db%d-%d" % (db, i)
+            ds.append(procs.start(anybuild, daemon_args(
+                url, redis.pw_file, election="same", ident=name), name=name))
+        groups[db] = ds
+    for ds in groups.values():
+        for d in ds:
+            d.wait_http(15)
+    leads = {db: wait_until(lambda: one_leader(ds), 15, interval=0.05,
+                            what="a leader in db %d" % db)
+             for db, ds in groups.items()}
+    end = time.monotonic() + 2.0
+    while time.monotonic() < end:
+        for db, ds in groups.items():
+            for d in ds:
+                st = d.status()
+                assert st["leader"] == leads[db].name, (db, d.name, st)
+        time.sleep(0.05)
