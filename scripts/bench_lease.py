@@ -12,19 +12,25 @@ per daemon so the emulator counts each daemon's requests):
   upper bounds) and its mean.
 """
 import http.client
+import json
 import os
+import shutil
 import signal
+import ssl
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(TOP, "tests", "lib"))
 sys.path.insert(0, os.path.join(TOP, "tests", "k8s"))
 
 from elector_harness import Build, Daemon  # noqa: E402
-from k8s_emulator import K8sEmulator  # noqa: E402
+
+EMULATOR = os.path.join(TOP, "tests", "k8s", "k8s_emulator.py")
 
 LEASE_S, RETRY_S = 2.0, 0.5
 TIMINGS = ["--lease-duration", "2s", "--renew-deadline", "1500ms",
@@ -165,11 +171,61 @@ def hist_quantiles(port, op="update"):
     return q(0.5), q(0.99), s / total * 1000.0, total
 
 
+class EmuProc:
+    """The emulator in its own process (so this script's polling does not
+    compete with it for the GIL), driven through its control endpoint."""
+
+    def __init__(self, tmp):
+        self.dir = os.path.join(tmp, "emu")
+        self.proc = subprocess.Popen([sys.executable, EMULATOR, "--dir", self.dir],
+                                     stdout=subprocess.PIPE, text=True)
+        info = json.loads(self.proc.stdout.readline())
+        self.port = info["port"]
+        with open(info["kubeconfig"]) as f:
+            self.admin = json.load(f)
+        self.ctx = ssl.create_default_context(cafile=os.path.join(self.dir, "ca.crt"))
+
+    def control(self, what, arg=None, method="POST"):
+        data = json.dumps(arg or {}).encode() if method == "POST" else None
+        req = urllib.request.Request("https://127.0.0.1:%d/_emulator/%s"
+                                     % (self.port, what), data=data, method=method)
+        with urllib.request.urlopen(req, context=self.ctx, timeout=10) as r:
+            return json.loads(r.read())
+
+    def add_token(self, token, user):
+        self.control("tokens", {"token": token, "user": user})
+
+    def kubeconfig(self, path, user, token):
+        doc = json.loads(json.dumps(self.admin))
+        doc["users"] = [{"name": user, "user": {"token": token}}]
+        doc["contexts"][0]["context"]["user"] = user
+        with open(path, "w") as f:
+            json.dump(doc, f)
+        return path
+
+    def stats(self):
+        return self.control("stats", method="GET")
+
+    def stop(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def count(before, after, user, verb=None):
+    def n(st):
+        v = st.get(user, {})
+        return v.get(verb, 0) if verb else sum(v.values())
+    return n(after) - n(before)
+
+
 def run(build_dir):
     build = Build(build_dir)
     tmp = tempfile.mkdtemp(prefix="bench-lease-")
-    emu = K8sEmulator(workdir=os.path.join(tmp, "emu"), bookmark_interval=60.0)
-    emu.start()
+    emu = EmuProc(tmp)
     cl = Cluster(build, emu, tmp)
     rows = []
     try:
@@ -177,13 +233,14 @@ def run(build_dir):
             cl.spawn()
         leader = cl.leader()
         time.sleep(1.0)
-        t0 = time.monotonic()
+        s0 = emu.stats()
         time.sleep(IDLE_WINDOW_S)
+        s1 = emu.stats()
         per_min = 60.0 / IDLE_WINDOW_S
         foll = [d for d in cl.alive() if d is not leader]
-        f_req = max(emu.count(user=d.ident, since=t0) for d in foll) * per_min
-        l_put = emu.count(user=leader.ident, verb="update", since=t0) * per_min
-        l_all = emu.count(user=leader.ident, since=t0) * per_min
+        f_req = max(count(s0, s1, d.ident) for d in foll) * per_min
+        l_put = count(s0, s1, leader.ident, "update") * per_min
+        l_all = count(s0, s1, leader.ident) * per_min
         q = hist_quantiles(leader.port)
         h = handovers(cl)
         c = crashes(cl)
@@ -206,6 +263,7 @@ def run(build_dir):
     finally:
         cl.close()
         emu.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
     return rows
 
 

@@ -1072,15 +1072,20 @@ def main():
     ap.add_argument("--dir", required=True, help="where CA, certs and the "
                     "admin kubeconfig go")
     ap.add_argument("--port", type=int, default=0)
+    ap.add_argument("--bookmark-interval", type=float, default=60.0,
+                    help="seconds between watch bookmarks (real: ~60)")
     a = ap.parse_args()
     os.makedirs(a.dir, exist_ok=True)
-    emu = K8sEmulator(workdir=a.dir).start(a.port)
+    emu = K8sEmulator(workdir=a.dir,
+                      bookmark_interval=a.bookmark_interval).start(a.port)
     kc = emu.kubeconfig(os.path.join(a.dir, "kubeconfig"))
     print(json.dumps({"port": emu.port, "kubeconfig": kc}), flush=True)
     try:
         while True:
             time.sleep(3600)
     except KeyboardInterrupt:
+        pass
+    finally:
         emu.stop()
 
 
