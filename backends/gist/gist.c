@@ -317,6 +317,7 @@ static int write_on(struct gist *g, const struct elector_record *rec,
 {
 	char buf[GIST_CONTENT_MAX], msg[ELECTOR_ID_MAX + 128];
 	char sha[GIST_SHA_LEN + 1] = "";
+	int64_t push_deadline;
 	size_t len;
 	int pushed = 0;
 	int rc;
@@ -326,8 +327,11 @@ static int write_on(struct gist *g, const struct elector_record *rec,
 	rc = encode(g, rec, buf, sizeof buf, &len, msg, sizeof msg, err, errlen);
 	if (rc != ELECTOR_OK)
 		return rc;
-	rc = elector_gist_git_push(g, base, create, buf, len, msg, sha, deadline, &pushed,
-	                           err, errlen);
+	/* Keep a quarter of the time to learn the outcome of a push that
+	 * did not answer in time. */
+	push_deadline = deadline - g->request_timeout_ms / 4;
+	rc = elector_gist_git_push(g, base, create, buf, len, msg, sha, push_deadline,
+	                           &pushed, err, errlen);
 	if ((rc == ELECTOR_TRANSIENT || rc == ELECTOR_TIMEOUT) && pushed)
 		rc = verify_push(g, sha, deadline, rc, err, errlen);
 	if (rc == ELECTOR_OK)

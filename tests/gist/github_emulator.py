@@ -97,6 +97,9 @@ class GitHubEmulator:
         # git-receive-pack), after the ref advertisement: widens the window
         # in which another writer can move the branch under a push.
         self.receive_delay_file = os.path.join(self.root, "receive-delay")
+        # seconds the git side holds back its answer AFTER applying a push:
+        # the client times out although its commit landed.
+        self.answer_delay_file = os.path.join(self.root, "answer-delay")
         self.lighttpd_log = os.path.join(self.root, "lighttpd-error.log")
 
     # ---------------------------------------------------------------- setup
@@ -148,12 +151,19 @@ class GitHubEmulator:
                     "if [ -e '%s' ] && [ \"$REQUEST_METHOD\" = POST ]; then\n"
                     "  case \"$PATH_INFO\" in */git-receive-pack) sleep \"$(cat '%s')\";; esac\n"
                     "fi\n"
+                    "if [ -e '%s' ] && [ \"$REQUEST_METHOD\" = POST ]; then\n"
+                    "  case \"$PATH_INFO\" in */git-receive-pack)\n"
+                    "    out=$(mktemp); %s > \"$out\"; sleep \"$(cat '%s')\"; cat \"$out\"; rm -f \"$out\"\n"
+                    "    exit 0;; esac\n"
+                    "fi\n"
                     "if [ -e '%s' ]; then\n"
                     "  printf 'Status: 503 Service Unavailable\\r\\nContent-Type: text/plain\\r\\n\\r\\ndown\\n'\n"
                     "  exit 0\n"
                     "fi\n"
                     "exec %s\n" % (self.throttle_file, self.throttle_file,
                                    self.receive_delay_file, self.receive_delay_file,
+                                   self.answer_delay_file, GIT_HTTP_BACKEND,
+                                   self.answer_delay_file,
                                    self.down_file, GIT_HTTP_BACKEND))
         os.chmod(cgi, 0o755)
         for attempt in range(5):
@@ -253,6 +263,16 @@ $HTTP["url"] =~ "^/git" {
                 pass
         else:
             with open(self.receive_delay_file, "w") as f:
+                f.write("%.2f" % seconds)
+
+    def delay_push_answer(self, seconds):
+        if seconds is None:
+            try:
+                os.unlink(self.answer_delay_file)
+            except FileNotFoundError:
+                pass
+        else:
+            with open(self.answer_delay_file, "w") as f:
                 f.write("%.2f" % seconds)
 
     def pause_git(self):

@@ -156,3 +156,21 @@ def test_hanging_git_server_bounded(build, gist, procs):
     finally:
         gist.emu.resume_git()
     wait_until(lambda: one_leader([d]), 30, 0.1, "leading again after SIGCONT")
+
+
+def test_push_outcome_unknown_resolved_by_reading(build, gist, procs):
+    """The git side applies a push but answers only after the client gave
+    up: the backend re-reads the gist, finds its own commit at the head and
+    reports success, so the leader keeps leading."""
+    d = procs.start(build, gist.args("a", timings=timing_args("8s", "6s", "2s")), name="a")
+    d.wait_http(20)
+    wait_until(lambda: one_leader([d]), 30, 0.1, "a leader")
+    gist.emu.delay_push_answer(2.5)  # request timeout 2 s, push part 1.5 s
+    try:
+        wait_until(lambda: d.log().count("landed") >= 2, 20, 0.1,
+                   "two renewals resolved by reading")
+        assert one_leader([d]) is d
+        assert "stopped leading" not in d.log()
+        assert stored(gist)["holderIdentity"] == "a"
+    finally:
+        gist.emu.delay_push_answer(None)
