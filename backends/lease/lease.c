@@ -85,6 +85,7 @@ static void lease_destroy(void *state)
 	free(st->line);
 	free(st->ns);
 	free(st->name);
+	free(st->identity);
 	free(st->leases_url);
 	free(st->lease_url);
 	free(st->watch_url);
@@ -146,6 +147,11 @@ static int lease_init(const struct elector_backend_host *host,
 			goto fail;
 		}
 	}
+	/* Exec plugins (cloud CLIs) often need a second or two; they run only
+	 * when the credential expires, bounded below renew_deadline. */
+	st->exec_timeout_ms = params->renew_deadline_ms / 2;
+	if (st->exec_timeout_ms < st->timeout_ms)
+		st->exec_timeout_ms = st->timeout_ms;
 	rc = elector_lease_conn_load(host->option(params, "kubeconfig"),
 	                             host->option(params, "context"), &st->conn,
 	                             err, errlen);
@@ -153,7 +159,8 @@ static int lease_init(const struct elector_backend_host *host,
 		goto fail;
 	st->ns = strdup(pick_namespace(params, &st->conn));
 	st->name = strdup(params->election ? params->election : "");
-	if (st->ns == NULL || st->name == NULL)
+	st->identity = strdup(params->identity ? params->identity : "");
+	if (st->ns == NULL || st->name == NULL || st->identity == NULL)
 		goto oom;
 	if (!dns_name_ok(st->name, 253, 1) || !dns_name_ok(st->ns, 63, 0)) {
 		snprintf(err, errlen,
@@ -224,8 +231,8 @@ int elector_lease_request(struct elector_lease *st, const char *method,
 	}
 	for (attempt = 0; attempt < 2; attempt++) {
 		rc = elector_lease_cred_header(&st->conn, &st->cred, attempt > 0,
-		                               st->timeout_ms, auth, sizeof auth,
-		                               err, errlen);
+		                               st->exec_timeout_ms, auth,
+		                               sizeof auth, err, errlen);
 		if (rc != ELECTOR_OK)
 			return rc;
 		nh = 0;
@@ -254,9 +261,7 @@ int elector_lease_request(struct elector_lease *st, const char *method,
 		req.max_body = LEASE_BODY_MAX;
 		req.tls = &tls;
 		rc = elector_http_do(st->http, &req, resp, err, errlen);
-		/* explicit_bzero is overkill here; the header is on our stack
-		 * and overwritten on return paths below. */
-		memset(auth, 0, sizeof auth);
+		memset(auth, 0, sizeof auth); /* no token left on the stack */
 		if (rc == ELECTOR_TIMEOUT)
 			rc = ELECTOR_TRANSIENT; /* outcome unknown: core re-reads */
 		if (rc != ELECTOR_OK)
@@ -381,6 +386,15 @@ static int take_lease(struct elector_lease *st, const char *verb,
 	return rc;
 }
 
+/* We hold the Lease now: the engine renews and does not watch, so do not
+ * keep an unread stream open on the API server. */
+static void wrote(struct elector_lease *st, const struct elector_record *rec)
+{
+	if (st->stream != NULL && rec->holder_identity[0] != '\0' &&
+	    strcmp(rec->holder_identity, st->identity) == 0)
+		elector_lease_watch_close(st);
+}
+
 static int lease_get(void *state, struct elector_record *rec,
                      struct elector_version *ver, char *err, size_t errlen)
 {
@@ -455,6 +469,8 @@ static int lease_create(void *state, const struct elector_record *rec,
 		if (resp.status == 201 || resp.status == 200)
 			rc = take_lease(st, "create", &resp, NULL, new_ver, err,
 			                errlen);
+		if (rc == ELECTOR_OK && resp.status / 100 == 2)
+			wrote(st, rec);
 		else
 			rc = elector_lease_map_error(st, "create", &resp, err,
 			                             errlen);
@@ -532,6 +548,8 @@ static int lease_update(void *state, const struct elector_record *rec,
 		if (resp.status == 200 || resp.status == 201)
 			rc = take_lease(st, "update", &resp, NULL, new_ver, err,
 			                errlen);
+		if (rc == ELECTOR_OK && resp.status / 100 == 2)
+			wrote(st, rec);
 		else
 			rc = elector_lease_map_error(st, "update", &resp, err,
 			                             errlen);

@@ -154,11 +154,12 @@ json_t *elector_lease_spec(const struct elector_backend_host *host,
 
 struct elector_lease {
 	const struct elector_backend_host *host;
-	char *ns, *name;
+	char *ns, *name, *identity;
 	struct elector_lease_conn conn;
 	struct elector_lease_cred cred;
 	struct elector_http_client *http;
 	int64_t timeout_ms;
+	int64_t exec_timeout_ms; /* exec plugin bound: max(timeout, deadline/2) */
 	int64_t not_before_ms;   /* Retry-After: no request before this */
 	char *leases_url;        /* .../namespaces/NS/leases */
 	char *lease_url;         /* .../leases/NAME */

@@ -236,7 +236,7 @@ static int open_stream(struct elector_lease *st, const char *rv, char *err,
 		return ELECTOR_TRANSIENT;
 	}
 	rc = elector_lease_cred_header(&st->conn, &st->cred, st->force_cred,
-	                               st->timeout_ms, st->watch_auth,
+	                               st->exec_timeout_ms, st->watch_auth,
 	                               sizeof st->watch_auth, err, errlen);
 	st->force_cred = 0;
 	if (rc != ELECTOR_OK)
