@@ -292,7 +292,9 @@ class K8sEmulator:
         """latency_ms, latency_methods (list), error_rate (0..1),
         error_code (500, 503, 429, ...), error_count (n, then stop),
         retry_after (seconds, with 429/503), drop_rate (0..1: close the
-        connection without answering), refuse_watch (bool)."""
+        connection without answering), refuse_watch (bool), huge_body (a
+        4 MiB answer to get/create/update), garbage_watch (a line sent
+        before every watch event batch)."""
         with self.fault_lock:
             self.faults = dict(kw)
 
@@ -527,6 +529,20 @@ class ApiHandler(BaseHTTPRequestHandler):
         methods = f.get("latency_methods")
         if lat and (methods is None or self.command in methods):
             time.sleep(lat / 1000.0)
+        if f.get("huge_body") and verb in ("get", "update", "create"):
+            # a 200 whose body never ends (within 4 MiB): clients must cap it
+            blob = b'{"kind":"Lease","pad":"' + b"x" * (4 << 20) + b'"}'
+            self.send_response_only(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(blob)))
+            self.end_headers()
+            try:
+                self.wfile.write(blob)
+            except OSError:
+                pass
+            self.close_connection = True
+            self.code = 200
+            return True
         if verb == "watch" and f.get("refuse_watch"):
             self.drop()
             return True
@@ -964,6 +980,11 @@ class ApiHandler(BaseHTTPRequestHandler):
                             st.lock.wait(min(wait, 0.5))
                     cur_rv = st.rv
                     dropped = emu.watch_gen != gen or emu.httpd is None
+                with emu.fault_lock:
+                    garbage = emu.faults.get("garbage_watch")
+                if garbage and out:
+                    self.wfile.write(b"%x\r\n%s\r\n" % (len(garbage) + 1,
+                                                          garbage.encode() + b"\n"))
                 for ev in out:
                     self.chunk(ev)
                 if expired is not None:

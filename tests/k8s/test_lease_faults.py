@@ -91,3 +91,30 @@ def test_watch_410_reread(anybuild, emu, procs, tmp_path):
     assert leader.stop() == 0
     U.wait_one_leader(followers, timeout=10)
     assert time.monotonic() - t0 < 1.5
+
+
+def test_oversized_and_garbage_answers(anybuild, emu, procs, tmp_path):
+    """A 4 MiB answer is cut at the 1 MiB cap (CORRUPT, no crash); garbage
+    lines in a watch stream make followers re-read and re-watch, and the
+    election still works."""
+    kc = emu.kubeconfig(str(tmp_path / "kc"))
+    from elector_harness import run
+    emu.set_faults(huge_body=True)
+    r = run(anybuild, ["get", "--election", "demo", "--backend", "lease",
+                       "--kubeconfig", kc], timeout=30)
+    assert r.returncode != 0 and "exceeds" in r.stderr, r.stderr
+    emu.clear_faults()
+    ds = _daemons(procs, anybuild, emu, tmp_path)
+    with U.LeaderSampler(ds) as smp:
+        leader = U.wait_one_leader(ds)
+        emu.set_faults(garbage_watch="{not json")
+        time.sleep(2.0)
+        gets = emu.count(verb="get")
+        time.sleep(1.0)
+        assert emu.count(verb="get") > gets      # re-reads, not a crash
+        emu.clear_faults()
+        time.sleep(1.0)
+        assert leader.stop() == 0
+        U.wait_one_leader([d for d in ds if d is not leader], timeout=10)
+    assert smp.double_leaders() == []
+    assert all(d.alive() for d in ds if d is not leader)
