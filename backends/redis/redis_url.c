@@ -150,7 +150,9 @@ static int parse_tcp(const char *rest, struct elector_redis_target *t,
 {
 	const char *slash = strchr(rest, '/');
 	const char *end = slash ? slash : rest + strlen(rest);
-	const char *at = memchr(rest, '@', (size_t)(end - rest));
+	/* The last '@': an unescaped '@' in a password stays in the password
+	 * instead of leaking into the host name (and from there into logs). */
+	const char *at = memrchr(rest, '@', (size_t)(end - rest));
 	const char *hp = rest;
 	if (at) {
 		int rc = parse_userinfo(rest, (size_t)(at - rest), t, err,
@@ -202,7 +204,7 @@ static int parse_sentinel(const char *rest, struct elector_redis_target *t,
 		         "(redis-sentinel://h1:26379,h2:26379/MASTER)");
 		return ELECTOR_INVALID;
 	}
-	const char *at = memchr(rest, '@', (size_t)(slash - rest));
+	const char *at = memrchr(rest, '@', (size_t)(slash - rest));
 	const char *p = rest;
 	if (at) {
 		int rc = parse_userinfo(rest, (size_t)(at - rest), t, err,

@@ -26,6 +26,11 @@ static void good_tcp(void)
 	is_str(t.password, "p@ss:w", "password percent-decoded");
 	is_str(t.addr.host, "::1", "v6 host without brackets");
 	is_int(t.addr.port, 7000, "v6 port");
+	rc = elector_redis_url_parse("redis://u:p@ss@host:1", &t, err,
+	                             sizeof err);
+	ok(rc == ELECTOR_OK, "unescaped '@' in the password (%s)", err);
+	is_str(t.password, "p@ss", "the password keeps its '@'");
+	is_str(t.addr.host, "host", "the host is after the last '@'");
 }
 
 static void good_unix_sentinel(void)
