@@ -95,7 +95,8 @@ class GitHubEmulator:
         self.slow_file = os.path.join(self.root, "slow")
         # seconds the git side waits before running a push (POST
         # git-receive-pack), after the ref advertisement: widens the window
-        # in which another writer can move the branch under a push.
+        # in which another writer can move the branch under a push. The
+        # file receive-delay.held exists while a push is held back.
         self.receive_delay_file = os.path.join(self.root, "receive-delay")
         # seconds the git side holds back its answer AFTER applying a push:
         # the client times out although its commit landed.
@@ -149,7 +150,8 @@ class GitHubEmulator:
                     "  exit 0\n"
                     "fi\n"
                     "if [ -e '%s' ] && [ \"$REQUEST_METHOD\" = POST ]; then\n"
-                    "  case \"$PATH_INFO\" in */git-receive-pack) sleep \"$(cat '%s')\";; esac\n"
+                    "  case \"$PATH_INFO\" in */git-receive-pack)\n"
+                    "    : > '%s.held'; sleep \"$(cat '%s')\"; rm -f '%s.held';; esac\n"
                     "fi\n"
                     "if [ -e '%s' ] && [ \"$REQUEST_METHOD\" = POST ]; then\n"
                     "  case \"$PATH_INFO\" in */git-receive-pack)\n"
@@ -161,6 +163,7 @@ class GitHubEmulator:
                     "  exit 0\n"
                     "fi\n"
                     "exec %s\n" % (self.throttle_file, self.throttle_file,
+                                   self.receive_delay_file, self.receive_delay_file,
                                    self.receive_delay_file, self.receive_delay_file,
                                    self.answer_delay_file, GIT_HTTP_BACKEND,
                                    self.answer_delay_file,

@@ -1,6 +1,7 @@
 """End-to-end tests of the gist backend: elector daemons against the GitHub
 emulator (REST + real git smart HTTP through lighttpd/git-http-backend)."""
 import json
+import os
 import signal
 import time
 
@@ -156,10 +157,11 @@ def test_server_side_old_value_check(build, gist, procs):
                     name="a")
     d.wait_http(20)
     wait_until(lambda: one_leader([d]), 30, 0.1, "a leader")
-    gist.emu.delay_receive_pack(1.5)
+    gist.emu.delay_receive_pack(0.8)  # the push part of the timeout is 1.5 s
     before = gist.emu.commits_by_author(gist.gid).get("a", 0)
     # wait until a push is held back (its advertisement already read)
-    time.sleep(2.5)
+    wait_until(lambda: os.path.exists(gist.emu.receive_delay_file + ".held"), 10, 0.01,
+               "a push held back")
     rec = stored(gist)
     rec["holderIdentity"] = "mallory"
     gist.emu.commit_files(gist.gid, {gist.file_name(): json.dumps(rec)})
