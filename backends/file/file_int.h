@@ -67,13 +67,26 @@ int elector_file_resolve_path_in(struct file_state *st, const char *opt_path,
                                  char *err, size_t errlen);
 
 /*
- * Read and parse the data file. OK with *rec, *ver (ver = decimal counter)
- * and *counter; NOT_FOUND when it does not exist; CORRUPT when larger than
- * FILE_CONTENT_MAX or not {"version":N>=1,"record":{valid record}};
+ * Where the data file is in its history: a random epoch drawn when the file
+ * is created, and a counter that every write increments. The version string
+ * is "EPOCH.COUNTER" ("COUNTER" for a hand-written file without an epoch),
+ * so a file deleted and created again never repeats a version that a
+ * follower may still hold (no ABA).
+ */
+#define FILE_EPOCH_MAX 33
+struct file_pos {
+	char epoch[FILE_EPOCH_MAX]; /* 16 hex digits, or "" */
+	long long counter;
+};
+
+/*
+ * Read and parse the data file. OK with *rec, *ver and *pos; NOT_FOUND when
+ * it does not exist; CORRUPT when larger than FILE_CONTENT_MAX or not
+ * {"version":N>=1,["epoch":"hex",]"record":{valid record}};
  * TRANSIENT on I/O errors.
  */
 int elector_file_read(struct file_state *st, struct elector_record *rec,
-                      struct elector_version *ver, long long *counter,
+                      struct elector_version *ver, struct file_pos *pos,
                       char *err, size_t errlen);
 
 int elector_file_get(void *state, struct elector_record *rec,

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -150,8 +151,30 @@ out:
 	return ELECTOR_OK;
 }
 
+static int epoch_ok(const char *s)
+{
+	size_t n = strlen(s), i;
+	if (n == 0 || n >= FILE_EPOCH_MAX)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') ||
+		      (s[i] >= 'a' && s[i] <= 'f')))
+			return 0;
+	return 1;
+}
+
+static void format_version(const struct file_pos *pos,
+                           struct elector_version *v)
+{
+	if (pos->epoch[0])
+		snprintf(v->v, sizeof v->v, "%s.%lld", pos->epoch,
+		         pos->counter);
+	else
+		snprintf(v->v, sizeof v->v, "%lld", pos->counter);
+}
+
 static int parse_content(struct file_state *st, const char *buf, size_t len,
-                         struct elector_record *rec, long long *counter,
+                         struct elector_record *rec, struct file_pos *pos,
                          char *err, size_t errlen)
 {
 	if (len == 0)
@@ -166,6 +189,7 @@ static int parse_content(struct file_state *st, const char *buf, size_t len,
 	int rc = ELECTOR_OK;
 	json_t *v = json_object_get(root, "version");
 	json_t *r = json_object_get(root, "record");
+	json_t *ep = json_object_get(root, "epoch");
 	if (!json_is_object(root)) {
 		rc = elector_file_err(
 		    st, ELECTOR_CORRUPT, err, errlen,
@@ -174,6 +198,11 @@ static int parse_content(struct file_state *st, const char *buf, size_t len,
 	           json_integer_value(v) == LLONG_MAX) {
 		rc = elector_file_err(st, ELECTOR_CORRUPT, err, errlen,
 		                      "\"version\" must be an integer >= 1");
+	} else if (ep &&
+	           (!json_is_string(ep) || !epoch_ok(json_string_value(ep)))) {
+		rc = elector_file_err(
+		    st, ELECTOR_CORRUPT, err, errlen,
+		    "\"epoch\" must be 1-32 lower-case hex digits");
 	} else if (!json_is_object(r)) {
 		rc = elector_file_err(st, ELECTOR_CORRUPT, err, errlen,
 		                      "\"record\" must be a JSON object");
@@ -189,15 +218,18 @@ static int parse_content(struct file_state *st, const char *buf, size_t len,
 		                                 sizeof why) != ELECTOR_OK)
 			rc = elector_file_err(st, ELECTOR_CORRUPT, err, errlen,
 			                      "invalid record: %s", why);
-		else
-			*counter = json_integer_value(v);
+		else {
+			pos->counter = json_integer_value(v);
+			snprintf(pos->epoch, sizeof pos->epoch, "%s",
+			         ep ? json_string_value(ep) : "");
+		}
 	}
 	json_decref(root);
 	return rc;
 }
 
 int elector_file_read(struct file_state *st, struct elector_record *rec,
-                      struct elector_version *ver, long long *counter,
+                      struct elector_version *ver, struct file_pos *pos,
                       char *err, size_t errlen)
 {
 	char *buf;
@@ -207,13 +239,13 @@ int elector_file_read(struct file_state *st, struct elector_record *rec,
 	int rc = read_content(st, &buf, &len, err, errlen);
 	if (rc != ELECTOR_OK)
 		return rc;
-	rc = parse_content(st, buf, len, rec, counter, err, errlen);
+	rc = parse_content(st, buf, len, rec, pos, err, errlen);
 	free(buf);
 	if (rc != ELECTOR_OK) {
 		memset(rec, 0, sizeof *rec);
 		return rc;
 	}
-	snprintf(ver->v, sizeof ver->v, "%lld", *counter);
+	format_version(pos, ver);
 	return ELECTOR_OK;
 }
 
@@ -231,14 +263,21 @@ static int write_all(int fd, const char *p, size_t n)
 	return 0;
 }
 
-/* Replace the data file with {"version":counter,"record":json}: temp file
- * in the same directory, fsync, rename, fsync the directory. */
-static int replace_content(struct file_state *st, long long counter,
+/* Replace the data file with {"version":N,"epoch":E,"record":json}: temp
+ * file in the same directory, fsync, rename, fsync the directory. */
+static int replace_content(struct file_state *st, const struct file_pos *pos,
                            const char *json, char *err, size_t errlen)
 {
 	char content[FILE_RECORD_JSON_MAX + 64];
-	int n = snprintf(content, sizeof content,
-	                 "{\"version\":%lld,\"record\":%s}\n", counter, json);
+	int n;
+	if (pos->epoch[0])
+		n = snprintf(content, sizeof content,
+		             "{\"version\":%lld,\"epoch\":\"%s\",\"record\":%s}\n",
+		             pos->counter, pos->epoch, json);
+	else
+		n = snprintf(content, sizeof content,
+		             "{\"version\":%lld,\"record\":%s}\n", pos->counter,
+		             json);
 	if (n < 0 || (size_t)n >= sizeof content)
 		return elector_file_err(st, ELECTOR_ERROR, err, errlen,
 		                        "record too large");
@@ -303,8 +342,8 @@ static int encode(struct file_state *st, const struct elector_record *rec,
 int elector_file_get(void *state, struct elector_record *rec,
                      struct elector_version *ver, char *err, size_t errlen)
 {
-	long long counter;
-	return elector_file_read(state, rec, ver, &counter, err, errlen);
+	struct file_pos pos;
+	return elector_file_read(state, rec, ver, &pos, err, errlen);
 }
 
 int elector_file_create(void *state, const struct elector_record *rec,
@@ -328,9 +367,16 @@ int elector_file_create(void *state, const struct elector_record *rec,
 		rc = elector_file_err(st, ELECTOR_TRANSIENT, err, errlen,
 		                      "stat: %s", strerror(errno));
 	} else {
-		rc = replace_content(st, 1, json, err, errlen);
+		struct file_pos pos = {.counter = 1};
+		uint64_t r = 0;
+		if (getrandom(&r, sizeof r, 0) != (ssize_t)sizeof r)
+			r = (uint64_t)mono_ms() * 0x9E3779B97F4A7C15ull ^
+			    (uint64_t)getpid();
+		snprintf(pos.epoch, sizeof pos.epoch, "%016llx",
+		         (unsigned long long)r);
+		rc = replace_content(st, &pos, json, err, errlen);
 		if (rc == ELECTOR_OK)
-			snprintf(new_ver->v, sizeof new_ver->v, "1");
+			format_version(&pos, new_ver);
 	}
 	lock_release(st);
 	return rc;
@@ -355,16 +401,18 @@ int elector_file_update(void *state, const struct elector_record *rec,
 		return rc;
 	struct elector_record cur;
 	struct elector_version cur_ver;
-	long long counter = 0;
-	rc = elector_file_read(st, &cur, &cur_ver, &counter, err, errlen);
+	struct file_pos pos = {.counter = 0};
+	rc = elector_file_read(st, &cur, &cur_ver, &pos, err, errlen);
 	if (rc == ELECTOR_OK && strcmp(cur_ver.v, expected->v) != 0)
 		rc = elector_file_err(st, ELECTOR_CONFLICT, err, errlen,
 		                      "version %.40s is stale (store holds %s)",
 		                      expected->v, cur_ver.v);
-	else if (rc == ELECTOR_OK)
-		rc = replace_content(st, counter + 1, json, err, errlen);
+	else if (rc == ELECTOR_OK) {
+		pos.counter++;
+		rc = replace_content(st, &pos, json, err, errlen);
+	}
 	if (rc == ELECTOR_OK)
-		snprintf(new_ver->v, sizeof new_ver->v, "%lld", counter + 1);
+		format_version(&pos, new_ver);
 	lock_release(st);
 	return rc;
 }

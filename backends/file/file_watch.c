@@ -111,8 +111,8 @@ static int changed(struct file_state *st, const struct elector_version *known,
                    struct elector_record *rec, struct elector_version *ver,
                    int *got, char *err, size_t errlen)
 {
-	long long counter;
-	int rc = elector_file_read(st, rec, ver, &counter, err, errlen);
+	struct file_pos pos;
+	int rc = elector_file_read(st, rec, ver, &pos, err, errlen);
 	if (rc == ELECTOR_OK) {
 		if (known->v[0] != '\0' && strcmp(ver->v, known->v) == 0)
 			return 0;

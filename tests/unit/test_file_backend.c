@@ -211,12 +211,17 @@ static void test_plugin(void)
 	r.lease_duration_seconds = 15;
 	is_int(s->ops->create(s->state, &r, &v, err, sizeof err), ELECTOR_OK,
 	       "create");
-	is_str(v.v, "1", "first version is 1");
+	const char *dot = strchr(v.v, '.');
+	ok(dot && dot - v.v == 16 && strcmp(dot, ".1") == 0,
+	   "first version is EPOCH.1 (%s)", v.v);
+	char v1[ELECTOR_VERSION_MAX], v2[ELECTOR_VERSION_MAX];
+	snprintf(v1, sizeof v1, "%s", v.v);
+	snprintf(v2, sizeof v2, "%.*s.2", 16, v.v);
 	int64_t t0 = now_ms();
 	g = 0;
 	int rc = s->ops->watch(s->state, &(struct elector_version){""}, 5000,
 	                       &got, &gv, &g, err, sizeof err);
-	ok(rc == ELECTOR_OK && g == 1 && strcmp(gv.v, "1") == 0 &&
+	ok(rc == ELECTOR_OK && g == 1 && strcmp(gv.v, v1) == 0 &&
 	       now_ms() - t0 < 1000,
 	   "watch(\"\") with a record stored returns it at once");
 
@@ -227,10 +232,13 @@ static void test_plugin(void)
 		content[n] = '\0';
 		fclose(fp);
 	}
-	is_str(content,
-	       "{\"version\":1,\"record\":{\"holderIdentity\":\"unit\","
-	       "\"leaseDurationSeconds\":15,\"leaderTransitions\":0}}\n",
-	       "data file holds {\"version\":N,\"record\":{...}}");
+	char expect[512];
+	snprintf(expect, sizeof expect,
+	         "{\"version\":1,\"epoch\":\"%.16s\",\"record\":{\"holderIdentity\":"
+	         "\"unit\",\"leaseDurationSeconds\":15,\"leaderTransitions\":0}}\n",
+	         v1);
+	is_str(content, expect,
+	       "data file holds {\"version\":N,\"epoch\":E,\"record\":{...}}");
 
 	/* Another open file description holds the lock: writes time out
 	 * within the request timeout, reads still work. */
@@ -255,13 +263,13 @@ static void test_plugin(void)
 	el = now_ms() - t0;
 	ok(rc == ELECTOR_TIMEOUT && el < 2000, "create while locked: TIMEOUT");
 	rc = s->ops->get(s->state, &got, &gv, err, sizeof err);
-	ok(rc == ELECTOR_OK && strcmp(gv.v, "1") == 0,
+	ok(rc == ELECTOR_OK && strcmp(gv.v, v1) == 0,
 	   "get while locked works");
 	fl.l_type = F_UNLCK;
 	fcntl(lfd, F_OFD_SETLK, &fl);
 	close(lfd);
 	rc = s->ops->update(s->state, &r, &v, &nv, err, sizeof err);
-	ok(rc == ELECTOR_OK && strcmp(nv.v, "2") == 0,
+	ok(rc == ELECTOR_OK && strcmp(nv.v, v2) == 0,
 	   "update after unlock: OK, "
 	   "version 2 (%s)",
 	   err);
@@ -273,6 +281,17 @@ static void test_plugin(void)
 	   "watch reports a deleted file (OK, got=0)");
 	rc = s->ops->update(s->state, &r, &nv, &v, err, sizeof err);
 	is_int(rc, ELECTOR_NOT_FOUND, "update after delete: NOT_FOUND");
+	/* No ABA: a file created again starts a new epoch, so a version held
+	 * from before the delete can never match. */
+	struct elector_version old1 = {{0}}, again = {{0}};
+	snprintf(old1.v, sizeof old1.v, "%s", v1);
+	rc = s->ops->create(s->state, &r, &again, err, sizeof err);
+	ok(rc == ELECTOR_OK && strcmp(again.v, v1) != 0,
+	   "re-created file has a new version (%s != %s)", again.v, v1);
+	rc = s->ops->update(s->state, &r, &old1, &v, err, sizeof err);
+	is_int(rc, ELECTOR_CONFLICT,
+	       "a version from before the delete is stale after re-creation");
+	unlink(path);
 
 	r.lease_duration_seconds = -1;
 	rc = s->ops->create(s->state, &r, &v, err, sizeof err);
