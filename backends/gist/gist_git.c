@@ -1,7 +1,8 @@
 /*
  * The git side of the gist backend: a private bare cache repository per
- * process (STATE_DIR/ID.PID, removed at destroy; leftovers of dead
- * processes are swept at init), fetches, and the compare-and-swap push.
+ * store instance (STATE_DIR/ID.HOST.PID.SEQ, removed at destroy; leftovers
+ * of dead processes of this host are swept at init), fetches, and the
+ * compare-and-swap push.
  *
  * Why a push is a compare-and-swap: the pushed command carries the old
  * value the client saw advertised; receive-pack moves the branch only if
@@ -10,10 +11,12 @@
  * take the server's per-ref verdict from push_update_reference, because
  * git_remote_push() returns 0 even when the server rejected the ref.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <ftw.h>
 #include <dirent.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -174,8 +177,27 @@ static int mkdir_p(const char *path)
 	return 0;
 }
 
+/* Instances in one process (several store handles) get their own cache. */
+static atomic_uint instance_seq;
+
+/* The host name reduced to [A-Za-z0-9-]: processes of different hosts
+ * (pods) sharing a state-dir volume never share or sweep a cache. */
+static const char *host_tag(char *buf, size_t cap)
+{
+	size_t i;
+
+	if (gethostname(buf, cap) != 0 || buf[0] == '\0')
+		snprintf(buf, cap, "host");
+	buf[cap - 1] = '\0';
+	for (i = 0; buf[i]; i++)
+		if (!isalnum((unsigned char)buf[i]) && buf[i] != '-')
+			buf[i] = '-';
+	return buf;
+}
+
 static int repo_open(struct gist *g, char *err, size_t errlen)
 {
+	char hostbuf[65];
 	int n;
 
 	if (g->repo)
@@ -185,8 +207,9 @@ static int repo_open(struct gist *g, char *err, size_t errlen)
 		         strerror(errno));
 		return ELECTOR_ERROR;
 	}
-	n = snprintf(g->repo_path, sizeof g->repo_path, "%s/%s.%ld", g->state_dir,
-	             g->id, (long)getpid());
+	n = snprintf(g->repo_path, sizeof g->repo_path, "%s/%s.%s.%ld.%u",
+	             g->state_dir, g->id, host_tag(hostbuf, sizeof hostbuf),
+	             (long)getpid(), atomic_fetch_add(&instance_seq, 1u));
 	if (n < 0 || (size_t)n >= sizeof g->repo_path) {
 		snprintf(err, errlen, "gist state-dir path too long");
 		g->repo_path[0] = '\0';
@@ -507,19 +530,23 @@ void elector_gist_git_sweep(const char *state_dir, const char *id)
 {
 	DIR *d = opendir(state_dir);
 	struct dirent *de;
-	size_t n = strlen(id);
+	char prefix[256], hostbuf[65];
+	size_t n;
 
 	if (!d)
 		return;
+	snprintf(prefix, sizeof prefix, "%s.%s.", id, host_tag(hostbuf, sizeof hostbuf));
+	n = strlen(prefix);
 	while ((de = readdir(d)) != NULL) {
 		char *end;
 		long pid;
 		char path[4096];
 
-		if (strncmp(de->d_name, id, n) != 0 || de->d_name[n] != '.')
+		/* ID.HOST.PID.SEQ of this host whose process is gone */
+		if (strncmp(de->d_name, prefix, n) != 0)
 			continue;
-		pid = strtol(de->d_name + n + 1, &end, 10);
-		if (*end != '\0' || pid <= 0 || pid == (long)getpid())
+		pid = strtol(de->d_name + n, &end, 10);
+		if (*end != '.' || pid <= 0 || pid == (long)getpid())
 			continue;
 		if (kill((pid_t)pid, 0) == 0 || errno != ESRCH)
 			continue;

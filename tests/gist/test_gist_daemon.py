@@ -226,3 +226,22 @@ def test_branch_detected_from_remote_head(build, tmp_path, procs):
         assert d.stop() == 0
     finally:
         emu.stop()
+
+
+def test_cache_dir_removed_on_exit_and_swept_after_crash(build, gist, procs):
+    """Each process keeps a private git cache under state-dir: removed on a
+    clean exit; one left by a killed process is removed by the next start."""
+    d1 = procs.start(build, gist.args("a"), name="a")
+    d1.wait_http(20)
+    wait_until(lambda: one_leader([d1]), 30, 0.1, "a leader")
+    assert len(os.listdir(gist.state_dir)) == 1
+    d1.kill()
+    left = os.listdir(gist.state_dir)
+    assert len(left) == 1 and (".%d." % d1.proc.pid) in left[0], left
+    d2 = procs.start(build, gist.args("b"), name="b")
+    d2.wait_http(20)
+    wait_until(lambda: left[0] not in os.listdir(gist.state_dir), 10, 0.1,
+               "the dead process's cache to be swept")
+    wait_until(lambda: one_leader([d2]), 30, 0.1, "b leads after a's lease")
+    assert d2.stop() == 0
+    assert os.listdir(gist.state_dir) == []
