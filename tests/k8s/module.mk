@@ -7,3 +7,29 @@ $(PODLABEL_TEST): tests/k8s/podlabel_test.c core/podlabel.c core/podlabel.h
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) $(call pc_cflags,libcurl) $(CFLAGS) $(LDFLAGS) \
 	  -o $@ tests/k8s/podlabel_test.c core/podlabel.c $(call pc_libs,libcurl) -lpthread
+
+# libFuzzer target for the Lease backend's parsers (Lease JSON, YAML,
+# base64, kubeconfig resolution); plain build only, like tests/fuzz.
+# `make fuzz-lease` runs it for FUZZ_TIME (default 300) seconds.
+LEASE_FUZZ_CC ?= clang
+LEASE_FUZZ := $(BUILD)/tests/fuzz_lease
+LEASE_FUZZ_SRCS := tests/k8s/fuzz_lease.c backends/lease/kyaml.c \
+                   backends/lease/kconfig.c backends/lease/lease_json.c \
+                   core/timeutil.c
+ifneq ($(SAN),1)
+TEST_PROGS += $(LEASE_FUZZ)
+endif
+
+$(LEASE_FUZZ): $(LEASE_FUZZ_SRCS) backends/lease/lease_int.h core/timeutil.h
+	@mkdir -p $(dir $@)
+	$(LEASE_FUZZ_CC) -std=c11 -D_GNU_SOURCE -Iinclude -Icore -Ibackends/lease \
+	  $(call pc_cflags,jansson yaml-0.1) -g -O1 \
+	  -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+	  -o $@ $(LEASE_FUZZ_SRCS) $(call pc_libs,jansson yaml-0.1)
+
+.PHONY: fuzz-lease
+fuzz: fuzz-lease
+fuzz-lease: $(LEASE_FUZZ)  ## fuzz the lease backend's parsers
+	@mkdir -p $(BUILD)/fuzz/lease
+	$(LEASE_FUZZ) -max_total_time=$${FUZZ_TIME:-300} $(BUILD)/fuzz/lease \
+	  tests/k8s/fuzz-corpus
