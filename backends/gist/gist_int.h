@@ -48,7 +48,7 @@ struct gist {
 	int cache_rc;                /* OK, NOT_FOUND or CORRUPT */
 	struct elector_record cache_rec;
 	char cache_ver[GIST_SHA_LEN + 1]; /* head commit of the cached answer */
-	char cache_err[256];
+	char cache_err[512];
 
 	/* Rate limit: no request before this monotonic instant. */
 	int64_t backoff_until_ms;
@@ -85,6 +85,20 @@ int elector_gist_command(const struct elector_backend_host *host,
  * *out (owned by the caller, free()). ELECTOR_OK or ELECTOR_INVALID. */
 int elector_gist_read_token(const char *file, char **out, char *err,
                             size_t errlen);
+
+/* --- gist_parse.c --- */
+
+/* Parse a GET /gists/ID answer of blen bytes: the head commit SHA
+ * (history[0].version, 40 hex digits) into ver[vercap >= 41], and the
+ * content of `file` into buf[cap] (NUL-terminated, length in *len).
+ * *truncated is set (and nothing copied) when GitHub cut the content.
+ * Returns OK, NOT_FOUND (no such file; ver is set), CORRUPT (content does
+ * not fit; ver is set) or TRANSIENT (not JSON, no usable history). The
+ * reason goes to err. */
+int elector_gist_parse_answer(const char *body, size_t blen, const char *file,
+                              char *ver, size_t vercap, char *buf, size_t cap,
+                              size_t *len, int *truncated, char *err,
+                              size_t errlen);
 
 /* --- gist_git.c --- */
 

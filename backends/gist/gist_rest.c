@@ -172,71 +172,37 @@ static int is_rate_limited(struct gist *g, const struct elector_http_response *r
 static int parse_gist(struct gist *g, const struct elector_http_response *r,
                       int64_t deadline_ms, char *err, size_t errlen)
 {
-	json_error_t jerr;
-	json_t *root = json_loadb(r->body ? r->body : "", r->body_len, 0, &jerr);
-	json_t *hist, *h0, *files, *f, *content;
-	const char *ver;
-	char buf[GIST_CONTENT_MAX];
+	char buf[GIST_CONTENT_MAX], why[300];
 	size_t len = 0;
-	int rc = ELECTOR_OK;
+	int truncated = 0;
+	int rc = elector_gist_parse_answer(r->body, r->body_len, g->file, g->cache_ver,
+	                                   sizeof g->cache_ver, buf, sizeof buf, &len,
+	                                   &truncated, why, sizeof why);
 
-	if (!root) {
-		snprintf(err, errlen, "GET %s/gists/%s: bad JSON: %s", g->api_url, g->id,
-		         jerr.text);
-		return ELECTOR_TRANSIENT;
+	if (rc == ELECTOR_TRANSIENT) {
+		snprintf(err, errlen, "GET %s/gists/%s: %s", g->api_url, g->id, why);
+		return rc;
 	}
-	hist = json_object_get(root, "history");
-	h0 = json_is_array(hist) ? json_array_get(hist, 0) : NULL;
-	ver = h0 ? json_string_value(json_object_get(h0, "version")) : NULL;
-	if (!ver || strlen(ver) != GIST_SHA_LEN) {
-		snprintf(err, errlen, "GET %s/gists/%s: no history[0].version in the answer",
-		         g->api_url, g->id);
-		json_decref(root);
-		return ELECTOR_TRANSIENT;
-	}
-	snprintf(g->cache_ver, sizeof g->cache_ver, "%s", ver);
-	files = json_object_get(root, "files");
-	f = json_is_object(files) ? json_object_get(files, g->file) : NULL;
-	content = f ? json_object_get(f, "content") : NULL;
-	if (!f || json_is_null(f)) {
-		snprintf(g->cache_err, sizeof g->cache_err, "gist %s has no file %s",
-		         g->id, g->file);
-		g->cache_rc = ELECTOR_NOT_FOUND;
-	} else if (json_is_true(json_object_get(f, "truncated")) || !json_is_string(content)) {
-		/* GitHub cuts big files; the whole blob is in git. */
-		rc = elector_gist_git_read(g, ver, buf, sizeof buf, &len, deadline_ms,
-		                           err, errlen);
-		if (rc == ELECTOR_OK || rc == ELECTOR_NOT_FOUND || rc == ELECTOR_CORRUPT) {
-			g->cache_rc = rc;
-			if (rc != ELECTOR_OK)
-				snprintf(g->cache_err, sizeof g->cache_err, "%s", err);
-			rc = ELECTOR_OK;
-		}
-	} else {
-		len = json_string_length(content);
-		if (len >= sizeof buf) {
-			g->cache_rc = ELECTOR_CORRUPT;
-			snprintf(g->cache_err, sizeof g->cache_err,
-			         "gist %s/%s: content is %zu bytes (more than %zu)", g->id,
-			         g->file, len, sizeof buf - 1);
-		} else {
-			memcpy(buf, json_string_value(content), len);
-			buf[len] = '\0';
-			g->cache_rc = ELECTOR_OK;
+	if (rc == ELECTOR_OK && truncated) {
+		rc = elector_gist_git_read(g, g->cache_ver, buf, sizeof buf, &len,
+		                           deadline_ms, why, sizeof why);
+		if (rc != ELECTOR_OK && rc != ELECTOR_NOT_FOUND && rc != ELECTOR_CORRUPT) {
+			snprintf(err, errlen, "%s", why);
+			return rc;
 		}
 	}
-	if (rc == ELECTOR_OK && g->cache_rc == ELECTOR_OK) {
-		char why[200];
-
-		if (g->host->record_decode(buf, len, &g->cache_rec, why, sizeof why) !=
-		    ELECTOR_OK) {
-			g->cache_rc = ELECTOR_CORRUPT;
-			snprintf(g->cache_err, sizeof g->cache_err,
-			         "gist %s/%s: malformed record: %s", g->id, g->file, why);
-		}
+	g->cache_rc = rc;
+	if (rc != ELECTOR_OK) {
+		snprintf(g->cache_err, sizeof g->cache_err, "gist %s: %s", g->id, why);
+		return ELECTOR_OK;
 	}
-	json_decref(root);
-	return rc;
+	if (g->host->record_decode(buf, len, &g->cache_rec, why, sizeof why) !=
+	    ELECTOR_OK) {
+		g->cache_rc = ELECTOR_CORRUPT;
+		snprintf(g->cache_err, sizeof g->cache_err,
+		         "gist %s/%s: malformed record: %s", g->id, g->file, why);
+	}
+	return ELECTOR_OK;
 }
 
 static int status_error(struct gist *g, const struct elector_http_response *r,
