@@ -65,7 +65,9 @@ void elector_redis_disconnect(struct elector_redis *r, int forget_master)
 		redisFree(r->sub);
 	if (r->ssub)
 		redisFree(r->ssub);
-	r->cmd = r->sub = r->ssub = NULL;
+	if (r->sent)
+		redisFree(r->sent);
+	r->cmd = r->sub = r->ssub = r->sent = NULL;
 	r->pending.set = 0;
 	if (forget_master)
 		r->master_known = 0;
@@ -200,75 +202,77 @@ int elector_redis_reply_error(struct elector_redis *r, const char *what,
 	return rc;
 }
 
-/* Ask the sentinels, in order, for the master's address. The first that
- * answers moves to the front of the list (as the Sentinel client guide
- * recommends). */
-static int sentinel_resolve(struct elector_redis *r, int64_t deadline_us,
-                            char *err, size_t errlen)
+/* Ask sentinel connection c for the master's address. */
+static int sentinel_ask(struct elector_redis *r, redisContext *c,
+                        const struct elector_redis_addr *s,
+                        int64_t deadline_us, struct elector_redis_addr *a,
+                        char *err, size_t errlen)
 {
-	char why[512] = "";
+	const char *argv[] = {"SENTINEL", "get-master-addr-by-name",
+	                      r->t.master};
+	size_t lens[] = {8, 23, strlen(r->t.master)};
+	redisReply *rep;
+	int rc = elector_redis_command(r, c, deadline_us, 3, argv, lens, &rep,
+	                               err, errlen);
+	if (rc != ELECTOR_OK)
+		return rc;
+	if (rep->type == REDIS_REPLY_ARRAY && rep->elements == 2 &&
+	    rep->element[0]->type == REDIS_REPLY_STRING &&
+	    rep->element[1]->type == REDIS_REPLY_STRING &&
+	    rep->element[0]->len > 0 &&
+	    rep->element[0]->len < sizeof a->host) {
+		memset(a, 0, sizeof *a);
+		memcpy(a->host, rep->element[0]->str, rep->element[0]->len);
+		a->port = atoi(rep->element[1]->str);
+		freeReplyObject(rep);
+		return a->port > 0 && a->port < 65536 ? ELECTOR_OK
+		                                       : ELECTOR_TRANSIENT;
+	}
+	if (rep->type == REDIS_REPLY_ERROR)
+		snprintf(err, errlen, "sentinel %s:%d: %s", s->host, s->port,
+		         rep->str);
+	else
+		snprintf(err, errlen, "sentinel %s:%d does not know master '%s'",
+		         s->host, s->port, r->t.master);
+	freeReplyObject(rep);
+	return ELECTOR_TRANSIENT;
+}
+
+/* Ask the sentinels, in order, for the master's address, keeping the
+ * connection to the one that answered (r->sent) and moving it to the front
+ * of the list (as the Sentinel client guide recommends). */
+static int sentinel_query(struct elector_redis *r, int64_t deadline_us,
+                          struct elector_redis_addr *a, char *err,
+                          size_t errlen)
+{
+	char why[1024] = "";
 	size_t wl = 0;
+	if (r->sent) {
+		char one[640];
+		if (sentinel_ask(r, r->sent, &r->t.sentinels[0], deadline_us, a,
+		                 one, sizeof one) == ELECTOR_OK)
+			return ELECTOR_OK;
+		redisFree(r->sent);
+		r->sent = NULL;
+	}
 	for (int i = 0; i < r->t.n_sentinels; i++) {
 		struct elector_redis_addr *s = &r->t.sentinels[i];
-		char one[256];
+		char one[640];
 		redisContext *c = dial(r, s->host, s->port, NULL, deadline_us,
 		                       one, sizeof one);
-		if (c) {
-			const char *argv[] = {"SENTINEL",
-			                      "get-master-addr-by-name",
-			                      r->t.master};
-			size_t lens[] = {8, 23, strlen(r->t.master)};
-			redisReply *rep;
-			int rc = elector_redis_command(r, c, deadline_us, 3, argv,
-			                               lens, &rep, one,
-			                               sizeof one);
-			redisFree(c);
-			if (rc == ELECTOR_OK && rep->type == REDIS_REPLY_ARRAY &&
-			    rep->elements == 2 &&
-			    rep->element[0]->type == REDIS_REPLY_STRING &&
-			    rep->element[1]->type == REDIS_REPLY_STRING &&
-			    rep->element[0]->len < sizeof r->master_addr.host) {
-				struct elector_redis_addr a;
-				memset(&a, 0, sizeof a);
-				memcpy(a.host, rep->element[0]->str,
-				       rep->element[0]->len);
-				a.port = atoi(rep->element[1]->str);
-				freeReplyObject(rep);
-				if (!r->master_known || !r->master_logged ||
-				    strcmp(a.host, r->master_addr.host) != 0 ||
-				    a.port != r->master_addr.port) {
-					r->host->log(ELECTOR_LOG_INFO, "redis",
-					             "sentinel %s:%d: master %s is "
-					             "at %s:%d", s->host, s->port,
-					             r->t.master, a.host, a.port);
-					r->master_logged = 1;
-				}
-				r->master_addr = a;
-				r->master_known = 1;
-				if (i > 0) {
-					struct elector_redis_addr first = *s;
-					memmove(&r->t.sentinels[1],
-					        &r->t.sentinels[0],
-					        (size_t)i * sizeof first);
-					r->t.sentinels[0] = first;
-				}
-				return ELECTOR_OK;
+		if (c && sentinel_ask(r, c, s, deadline_us, a, one,
+		                      sizeof one) == ELECTOR_OK) {
+			r->sent = c;
+			if (i > 0) {
+				struct elector_redis_addr first = *s;
+				memmove(&r->t.sentinels[1], &r->t.sentinels[0],
+				        (size_t)i * sizeof first);
+				r->t.sentinels[0] = first;
 			}
-			if (rc == ELECTOR_OK) {
-				if (rep->type == REDIS_REPLY_ERROR)
-					snprintf(one, sizeof one,
-					         "sentinel %s:%d: %s", s->host,
-					         s->port, rep->str);
-				else
-					snprintf(one, sizeof one,
-					         "sentinel %s:%d does not know "
-					         "master '%s'", s->host, s->port,
-					         r->t.master);
-				freeReplyObject(rep);
-			} else if (rep) {
-				freeReplyObject(rep);
-			}
+			return ELECTOR_OK;
 		}
+		if (c)
+			redisFree(c);
 		int n = snprintf(why + wl, sizeof why - wl, "%s%s",
 		                 wl ? "; " : "", one);
 		if (n > 0 && (size_t)n < sizeof why - wl)
@@ -277,6 +281,40 @@ static int sentinel_resolve(struct elector_redis *r, int64_t deadline_us,
 	snprintf(err, errlen, "redis-sentinel: no sentinel gave the address "
 	         "of master '%s': %s", r->t.master, why);
 	return ELECTOR_TRANSIENT;
+}
+
+int elector_redis_sentinel_locate(struct elector_redis *r,
+                                  int64_t deadline_us, char *err,
+                                  size_t errlen)
+{
+	struct elector_redis_addr a;
+	int rc = sentinel_query(r, deadline_us, &a, err, errlen);
+	if (rc != ELECTOR_OK)
+		return rc;
+	if (r->master_known && strcmp(a.host, r->master_addr.host) == 0 &&
+	    a.port == r->master_addr.port)
+		return ELECTOR_OK;
+	if (r->master_known) {
+		r->host->log(ELECTOR_LOG_INFO, "redis", "sentinel: master %s "
+		             "moved from %s:%d to %s:%d", r->t.master,
+		             r->master_addr.host, r->master_addr.port, a.host,
+		             a.port);
+		/* Everything still talking to the old node must go. */
+		if (r->cmd)
+			redisFree(r->cmd);
+		if (r->sub)
+			redisFree(r->sub);
+		r->cmd = r->sub = NULL;
+		r->pending.set = 0;
+	}
+	if (!r->master_logged || r->master_known == 0)
+		r->host->log(ELECTOR_LOG_INFO, "redis", "sentinel %s:%d: master "
+		             "%s is at %s:%d", r->t.sentinels[0].host,
+		             r->t.sentinels[0].port, r->t.master, a.host, a.port);
+	r->master_logged = 1;
+	r->master_addr = a;
+	r->master_known = 1;
+	return ELECTOR_OK;
 }
 
 /* AUTH, SELECT and (Sentinel) ROLE on a fresh context. */
@@ -372,7 +410,8 @@ int elector_redis_open(struct elector_redis *r, int select_db,
 	*out = NULL;
 	if (r->t.kind == ELECTOR_REDIS_SENTINEL) {
 		if (!r->master_known) {
-			int rc = sentinel_resolve(r, deadline_us, err, errlen);
+			int rc = elector_redis_sentinel_locate(r, deadline_us,
+			                                       err, errlen);
 			if (rc != ELECTOR_OK)
 				return rc;
 		}

@@ -105,6 +105,7 @@ struct elector_redis {
 	redisContext *cmd;   /* commands; NULL when not connected */
 	redisContext *sub;   /* SUBSCRIBEd to channel; NULL when not */
 	redisContext *ssub;  /* SUBSCRIBEd to a sentinel's +switch-master */
+	redisContext *sent;  /* commands to the sentinel that last answered */
 	int switched;        /* +switch-master seen for our master */
 	int wake_fd;         /* eventfd for wake() */
 	int connected_logged;
@@ -125,6 +126,14 @@ struct elector_redis {
 int elector_redis_open(struct elector_redis *r, int select_db,
                        int64_t deadline_us, redisContext **out, char *err,
                        size_t errlen);
+
+/* Sentinel: ask the sentinels where the master is now (over a kept
+ * connection to the one that answered last). When it moved, log it and
+ * drop the command and subscriber connections to the old node. Returns
+ * ELECTOR_OK or ELECTOR_TRANSIENT (no sentinel answered). */
+int elector_redis_sentinel_locate(struct elector_redis *r,
+                                  int64_t deadline_us, char *err,
+                                  size_t errlen);
 
 /* Open a connection to the first listed sentinel that answers. */
 int elector_redis_sentinel_open(struct elector_redis *r, int64_t deadline_us,

@@ -120,6 +120,15 @@ static int run_script(struct elector_redis *r, int which, int nargs,
 	redisReply *rep = NULL;
 	int rc;
 	*out = NULL;
+	if (r->t.kind == ELECTOR_REDIS_SENTINEL) {
+		/* Confirm the master before every op: during a failover two
+		 * nodes may both say "master" for seconds (the old one until
+		 * Sentinel reconfigures it), and a client that kept writing to
+		 * the old one could elect a second leader there. */
+		rc = elector_redis_sentinel_locate(r, deadline, err, errlen);
+		if (rc != ELECTOR_OK)
+			return rc;
+	}
 	if (r->cmd && conn_stale(r->cmd)) {
 		/* Closed by the server while idle (restart, idle timeout):
 		 * reconnect rather than fail one request for nothing. */

@@ -154,11 +154,69 @@ def test_sentinel_failover_never_two_leaders(anybuild, procs, sentinel_set):
             last = leading[0][1]
     # The daemons followed via Sentinel, not by luck: they logged the new
     # master address.
-    assert any("is at 127.0.0.1:%d" % replica.port in d.log() for d in ds)
+    assert any("is at 127.0.0.1:%d" % replica.port in d.log() or
+               "to 127.0.0.1:%d" % replica.port in d.log() for d in ds)
     # Watching followers heard of it from a sentinel's +switch-master.
     assert any("+switch-master %s" % MASTER in d.log() for d in ds)
     print("new leader %.3fs after the kill; %d rounds" % (t_new, len(sampler.rounds)))
     assert t_new < 30
+
+
+def test_sentinel_graceful_failover_followed(build, procs, sentinel_set):
+    """SENTINEL FAILOVER: the old master stays up as a replica. The leader's
+    writes hit READONLY there and must move to the new master (re-resolve),
+    with never two leaders."""
+    master, replica, sentinels = sentinel_set
+    url = sentinel_url(sentinels)
+    ds = []
+    for i in range(3):
+        name = "g%d" % i
+        ds.append(procs.start(build, daemon_args(
+            url, master.pw_file, election="graceful", ident=name), name=name))
+    for d in ds:
+        d.wait_http(15)
+    wait_until(lambda: one_leader(ds), 15, interval=0.05, what="one leader")
+    sampler = Sampler(ds)
+    sampler.start()
+    rec_key, _, _ = keys_of("graceful")
+    try:
+        time.sleep(0.3)
+        c = Resp(sentinels[0].port, password=None)
+        try:
+            assert c.call("SENTINEL", "FAILOVER", MASTER) == "OK"
+        finally:
+            c.close()
+        wait_until(lambda: sentinels[0].master_addr(MASTER) ==
+                   ("127.0.0.1", replica.port), 30, interval=0.1,
+                   what="sentinels switch to the replica")
+        wait_until(lambda: _info(master, "replication").get("role") ==
+                   "slave", 20, what="old master demoted")
+
+        def renewing_on_new_master():
+            raw = replica.cmd("GET", rec_key)
+            if not raw:
+                return None
+            rec = json.loads(raw)
+            time.sleep(1.0)
+            again = json.loads(replica.cmd("GET", rec_key))
+            return again["renewTime"] != rec["renewTime"] and \
+                again["holderIdentity"] != "" and again
+        rec = wait_until(renewing_on_new_master, 20, interval=0.1,
+                         what="a leader renewing on the new master")
+        leader = wait_until(lambda: one_leader(ds), 15, interval=0.05,
+                            what="one agreed leader")
+        assert leader.name == rec["holderIdentity"]
+        time.sleep(0.5)
+    finally:
+        sampler.stop()
+    assert len(sampler.rounds) > 50
+    last = -1
+    for t, row in sampler.rounds:
+        leading = [(n, term) for n, lead, term in row if lead]
+        assert len(leading) <= 1, "two leaders at t=%.3f: %r" % (t, row)
+        if leading:
+            assert leading[0][1] >= last, "term went down: %r" % (row,)
+            last = leading[0][1]
 
 
 class FakeSentinel(threading.Thread):
