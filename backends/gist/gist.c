@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <git2.h>
@@ -43,6 +44,7 @@ static void gist_destroy(void *state)
 	free(g->state_dir);
 	free(g->identity);
 	free(g->token_source);
+	free(g->token_file);
 	free(g->branch_opt);
 	free(g->election);
 	free(g);
@@ -137,6 +139,19 @@ static int parse_options(struct gist *g, const struct elector_backend_params *p,
 		return ELECTOR_INVALID;
 	}
 	v = h->option(p, "token-file");
+	if (v) {
+		struct stat st;
+
+		g->token_file = strdup(v);
+		if (!g->token_file)
+			return ELECTOR_ERROR;
+		/* what elector_gist_token_refresh() compares with */
+		if (stat(v, &st) == 0) {
+			g->token_mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 +
+			                    st.st_mtim.tv_nsec;
+			g->token_ino = (long long)st.st_ino;
+		}
+	}
 	rc = elector_gist_read_token(v, &g->token, err, errlen);
 	if (rc != ELECTOR_OK)
 		return rc;
@@ -324,6 +339,7 @@ static int write_on(struct gist *g, const struct elector_record *rec,
 
 	if (elector_gist_backing_off(g, err, errlen))
 		return ELECTOR_RATELIMITED;
+	elector_gist_token_refresh(g);
 	rc = encode(g, rec, buf, sizeof buf, &len, msg, sizeof msg, err, errlen);
 	if (rc != ELECTOR_OK)
 		return rc;

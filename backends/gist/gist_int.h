@@ -37,6 +37,9 @@ struct gist {
 	const struct elector_backend_host *host;
 	char *id, *file, *token, *api_url, *git_url, *state_dir, *identity;
 	char *token_source;          /* "file PATH" or "GITHUB_TOKEN" (no secret) */
+	char *token_file;            /* NULL: GITHUB_TOKEN */
+	int64_t token_mtime_ns;      /* of token_file when last read */
+	long long token_ino;
 	char *branch_opt;            /* option "branch", NULL: detect */
 	char branch[128];            /* detected or configured ("" unknown) */
 	char *election;
@@ -81,6 +84,9 @@ void elector_gist_backoff(struct gist *g, int64_t delay_ms, const char *why);
 int elector_gist_command(const struct elector_backend_host *host,
                          const struct elector_backend_params *params, int argc,
                          char **argv, char *err, size_t errlen);
+/* Re-read token-file when it changed since the last read (a rotated
+ * Kubernetes Secret); keeps the old token if the new one is unreadable. */
+void elector_gist_token_refresh(struct gist *g);
 /* Read the token from token-file (or GITHUB_TOKEN when file is NULL) into
  * *out (owned by the caller, free()). ELECTOR_OK or ELECTOR_INVALID. */
 int elector_gist_read_token(const char *file, char **out, char *err,

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include <jansson.h>
@@ -84,6 +85,36 @@ int elector_gist_read_token(const char *file, char **out, char *err,
 		return ELECTOR_ERROR;
 	}
 	return ELECTOR_OK;
+}
+
+void elector_gist_token_refresh(struct gist *g)
+{
+	struct stat st;
+	char *tok = NULL;
+	char why[300];
+	int64_t mt;
+
+	if (!g->token_file || stat(g->token_file, &st) != 0)
+		return;
+	mt = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+	if (mt == g->token_mtime_ns && (long long)st.st_ino == g->token_ino)
+		return;
+	g->token_mtime_ns = mt;
+	g->token_ino = (long long)st.st_ino;
+	if (elector_gist_read_token(g->token_file, &tok, why, sizeof why) != ELECTOR_OK) {
+		g->host->log(ELECTOR_LOG_WARN, GIST_COMPONENT,
+		             "%s; keeping the previous token", why);
+		return;
+	}
+	if (g->token) {
+		if (strcmp(g->token, tok) != 0)
+			g->host->log(ELECTOR_LOG_INFO, GIST_COMPONENT,
+			             "gist %s: token reloaded from %s", g->id,
+			             g->token_file);
+		memset(g->token, 0, strlen(g->token));
+	}
+	free(g->token);
+	g->token = tok;
 }
 
 int elector_gist_backing_off(struct gist *g, char *err, size_t errlen)
@@ -253,6 +284,7 @@ int elector_gist_rest_get(struct gist *g, int64_t timeout_ms,
 
 	if (elector_gist_backing_off(g, err, errlen))
 		return ELECTOR_RATELIMITED;
+	elector_gist_token_refresh(g);
 	if (snprintf(url, sizeof url, "%s/gists/%s", g->api_url, g->id) >= (int)sizeof url) {
 		snprintf(err, errlen, "gist: api-url too long");
 		return ELECTOR_INVALID;

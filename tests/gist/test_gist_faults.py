@@ -1,6 +1,7 @@
 """Fault tests of the gist backend: rate limits, bad credentials, deleted
 gist, malformed content, a hanging git server."""
 import json
+import os
 import re
 import time
 
@@ -174,3 +175,22 @@ def test_push_outcome_unknown_resolved_by_reading(build, gist, procs):
         assert stored(gist)["holderIdentity"] == "a"
     finally:
         gist.emu.delay_push_answer(None)
+
+
+def test_rotated_token_file_is_reloaded(build, gist, procs):
+    """The token file is re-read when it changes (a rotated Kubernetes
+    Secret): a daemon started with a revoked token recovers without a
+    restart once the file holds a valid one."""
+    bad = gist.write_token("ghp_revoked0000000000000000", "rotating")
+    d = procs.start(build, gist.args("a", timings=timing_args("6s", "4s", "2s"),
+                                     token_file=bad), name="a")
+    d.wait_http(20)
+    wait_until(lambda: "401" in d.log(), 10, 0.1, "the bad token refused")
+    assert not leaders([d])
+    tmp = bad + ".new"
+    with open(tmp, "w") as f:
+        f.write(gist.emu.token + "\n")
+    os.replace(tmp, bad)
+    wait_until(lambda: one_leader([d]), 20, 0.1, "a leader after the rotation")
+    assert "token reloaded" in d.log()
+    assert gist.emu.token not in d.log()
