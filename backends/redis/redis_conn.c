@@ -291,14 +291,18 @@ int elector_redis_sentinel_locate(struct elector_redis *r,
 	int rc = sentinel_query(r, deadline_us, &a, err, errlen);
 	if (rc != ELECTOR_OK)
 		return rc;
-	if (r->master_known && strcmp(a.host, r->master_addr.host) == 0 &&
-	    a.port == r->master_addr.port)
-		return ELECTOR_OK;
-	if (r->master_known) {
+	int same = strcmp(a.host, r->master_addr.host) == 0 &&
+	           a.port == r->master_addr.port;
+	if (!same && r->master_logged)
 		r->host->log(ELECTOR_LOG_INFO, "redis", "sentinel: master %s "
 		             "moved from %s:%d to %s:%d", r->t.master,
 		             r->master_addr.host, r->master_addr.port, a.host,
 		             a.port);
+	else if (!same)
+		r->host->log(ELECTOR_LOG_INFO, "redis", "sentinel %s:%d: master "
+		             "%s is at %s:%d", r->t.sentinels[0].host,
+		             r->t.sentinels[0].port, r->t.master, a.host, a.port);
+	if (!same) {
 		/* Everything still talking to the old node must go. */
 		if (r->cmd)
 			redisFree(r->cmd);
@@ -307,10 +311,6 @@ int elector_redis_sentinel_locate(struct elector_redis *r,
 		r->cmd = r->sub = NULL;
 		r->pending.set = 0;
 	}
-	if (!r->master_logged || r->master_known == 0)
-		r->host->log(ELECTOR_LOG_INFO, "redis", "sentinel %s:%d: master "
-		             "%s is at %s:%d", r->t.sentinels[0].host,
-		             r->t.sentinels[0].port, r->t.master, a.host, a.port);
 	r->master_logged = 1;
 	r->master_addr = a;
 	r->master_known = 1;
