@@ -26,10 +26,10 @@ def test_faults_never_two_leaders(anybuild, emu, procs, tmp_path):
         U.wait_one_leader(ds)
         for name, f in phases:
             emu.set_faults(**f)
-            t_end = time.monotonic() + 3.0
+            t_end = time.monotonic() + 2.0
             while time.monotonic() < t_end:
                 emu.drop_watches()
-                time.sleep(0.7)
+                time.sleep(0.5)
         emu.clear_faults()
         U.wait_one_leader(ds, timeout=15)
         time.sleep(1.0)

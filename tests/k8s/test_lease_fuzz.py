@@ -1,4 +1,4 @@
-"""Runs the Lease parsers' libFuzzer target for ~15 s (plain build only:
+"""Runs the Lease parsers' libFuzzer target for ~10 s (plain build only:
 the fuzzer carries its own ASan/UBSan)."""
 import os
 import subprocess
@@ -13,7 +13,7 @@ def test_fuzz_lease_parsers(build, tmp_path):
     assert len(os.listdir(seeds)) >= 5
     (tmp_path / "corpus").mkdir()
     r = subprocess.run(
-        [prog, "-max_total_time=15", "-timeout=10", "-rss_limit_mb=2048",
+        [prog, "-max_total_time=10", "-timeout=10", "-rss_limit_mb=2048",
          "-artifact_prefix=%s/" % tmp_path, str(tmp_path / "corpus"), seeds],
         capture_output=True, text=True, timeout=120, cwd=str(tmp_path),
         env=dict(os.environ, ASAN_OPTIONS="detect_leaks=1"))
