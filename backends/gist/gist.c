@@ -301,7 +301,7 @@ static int encode(struct gist *g, const struct elector_record *rec, char *buf,
 
 /* After a push whose outcome is unknown: did our commit land? */
 static int verify_push(struct gist *g, const char *new_sha, int64_t deadline,
-                       int rc, char *err, size_t errlen)
+                       char *err, size_t errlen)
 {
 	struct elector_record r;
 	char head[GIST_SHA_LEN + 1] = "";
@@ -319,7 +319,6 @@ static int verify_push(struct gist *g, const char *new_sha, int64_t deadline,
 		             g->id, new_sha);
 		return ELECTOR_OK;
 	}
-	(void)rc;
 	snprintf(err + strlen(err), errlen - strlen(err),
 	         "; outcome unknown (head now %.12s)", head[0] ? head : "unknown");
 	return ELECTOR_TRANSIENT;
@@ -349,7 +348,7 @@ static int write_on(struct gist *g, const struct elector_record *rec,
 	rc = elector_gist_git_push(g, base, create, buf, len, msg, sha, push_deadline,
 	                           &pushed, err, errlen);
 	if ((rc == ELECTOR_TRANSIENT || rc == ELECTOR_TIMEOUT) && pushed)
-		rc = verify_push(g, sha, deadline, rc, err, errlen);
+		rc = verify_push(g, sha, deadline, err, errlen);
 	if (rc == ELECTOR_OK)
 		snprintf(new_ver->v, sizeof new_ver->v, "%s", sha);
 	return rc;
