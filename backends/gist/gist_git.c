@@ -37,6 +37,7 @@
 struct cbctx {
 	struct gist *g;
 	int cred_calls;
+	int too_big;        /* fetch exceeded GIST_MAX_FETCH */
 	/* push */
 	git_oid expected;
 	char dst_ref[160];
@@ -60,6 +61,19 @@ static int cred_cb(git_credential **out, const char *url, const char *user,
 	if (c->cred_calls++ > 0 || !(allowed & GIT_CREDENTIAL_USERPASS_PLAINTEXT))
 		return GIT_EAUTH;
 	return git_credential_userpass_plaintext_new(out, GIT_USERNAME, c->g->token);
+}
+
+/* Cap what a fetch may download: the gist should hold lock files only. */
+static int progress_cb(const git_indexer_progress *stats, void *payload)
+{
+	struct cbctx *c = payload;
+
+	if (stats->received_bytes > GIST_MAX_FETCH) {
+		c->too_big = 1;
+		git_error_set_str(GIT_ERROR_NET, "fetch larger than the cap");
+		return GIT_EUSER;
+	}
+	return 0;
 }
 
 static int negotiation_cb(const git_push_update **updates, size_t len,
@@ -110,6 +124,12 @@ static int net_error(struct gist *g, const char *what, int rc,
 {
 	const char *m = git_msg();
 
+	if (c->too_big) {
+		snprintf(err, errlen, "git %s %s: more than %u MiB to download: keep "
+		         "only lock files in the gist", what, g->git_url,
+		         GIST_MAX_FETCH >> 20);
+		return ELECTOR_CORRUPT;
+	}
 	if (elector_gist_stream_timed_out()) {
 		snprintf(err, errlen, "git %s %s: timed out (request timeout %lld ms)",
 		         what, g->git_url, (long long)g->request_timeout_ms);
@@ -237,6 +257,7 @@ static int fetch(struct gist *g, int64_t deadline_ms, char *err, size_t errlen)
 	git_remote_init_callbacks(&cb, GIT_REMOTE_CALLBACKS_VERSION);
 	git_fetch_options_init(&fo, GIT_FETCH_OPTIONS_VERSION);
 	cb.credentials = cred_cb;
+	cb.transfer_progress = progress_cb;
 	cb.payload = &c;
 	fo.callbacks = cb;
 	fo.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;

@@ -27,6 +27,8 @@
 /* Largest GET /gists/ID body accepted (the gist should hold lock files
  * only; GitHub includes up to 1 MB of content per file). */
 #define GIST_MAX_BODY (4u * 1024u * 1024u)
+/* Largest git fetch (all objects of the gist's history). */
+#define GIST_MAX_FETCH (64u * 1024u * 1024u)
 /* Largest record file content accepted (records are well below). */
 #define GIST_CONTENT_MAX 8192
 

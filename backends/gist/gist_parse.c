@@ -27,7 +27,8 @@ int elector_gist_parse_answer(const char *body, size_t blen, const char *file,
 		ver[0] = '\0';
 	if (cap > 0)
 		buf[0] = '\0';
-	root = json_loadb(body ? body : "", body ? blen : 0, JSON_REJECT_DUPLICATES, &jerr);
+	root = json_loadb(body ? body : "", body ? blen : 0,
+	                  JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
 	if (!root) {
 		snprintf(err, errlen, "bad JSON in the answer: %s", jerr.text);
 		return ELECTOR_TRANSIENT;

@@ -288,7 +288,7 @@ $HTTP["url"] =~ "^/git" {
     def _repo(self, gid):
         return os.path.join(self.repos, gid + ".git")
 
-    def git(self, gid, *args, input=None, env=None):
+    def git(self, gid, *args, input=None, env=None, raw=False):
         e = dict(os.environ)
         e.update({"GIT_AUTHOR_NAME": "octocat", "GIT_AUTHOR_EMAIL": "octocat@users.noreply.github.com",
                   "GIT_COMMITTER_NAME": "GitHub", "GIT_COMMITTER_EMAIL": "noreply@github.com"})
@@ -298,6 +298,8 @@ $HTTP["url"] =~ "^/git" {
                            input=input, capture_output=True, env=e, timeout=30)
         if r.returncode != 0:
             raise RuntimeError("git %s: %s" % (" ".join(args), r.stderr.decode(errors="replace")))
+        if raw:
+            return r.stdout
         return r.stdout.decode().strip()
 
     def exists(self, gid):
@@ -310,7 +312,9 @@ $HTTP["url"] =~ "^/git" {
             return ""
 
     def read_file(self, gid, name, rev=None):
-        return self.git(gid, "cat-file", "blob", "%s:%s" % (rev or self.head(gid), name))
+        data = self.git(gid, "cat-file", "blob", "%s:%s" % (rev or self.head(gid), name),
+                        raw=True)
+        return data.decode(errors="replace")
 
     def commit_files(self, gid, files, login="octocat"):
         """Commit {name: content-or-None} on top of the branch head, moving
