@@ -151,6 +151,9 @@ static size_t headers(const char *token, const char *identity, const char *etag,
 
 	snprintf(auth, authcap, "Authorization: Bearer %s", token);
 	snprintf(ua, uacap, "User-Agent: elector-gist (%s)", identity);
+	for (char *p = ua; *p; p++) /* no header injection through the identity */
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '_';
 	hdr[n++] = auth;
 	hdr[n++] = "Accept: application/vnd.github+json";
 	hdr[n++] = "X-GitHub-Api-Version: 2022-11-28";
