@@ -46,9 +46,13 @@ LIB_SRCS := core/elector.c core/engine.c core/loader.c core/host.c \
 LIB_LIBS := $(call pc_libs,jansson) -ldl -lpthread
 LIB_CFLAGS := $(call pc_cflags,jansson)
 # The daemon: CLI, HTTP status, run mode.
-DAEMON_SRCS := $(filter-out $(LIB_SRCS),$(wildcard core/*.c))
-DAEMON_LIBS := $(call pc_libs,libmicrohttpd libcurl) -lpthread
-DAEMON_CFLAGS := $(call pc_cflags,libmicrohttpd libcurl)
+# Optional daemon modules, dlopen'ed only when their feature is on so the
+# daemon maps no TLS client stack: build/lib/elector/ext/NAME.so.
+MODULE_SRCS := core/podlabel.c
+DAEMON_SRCS := $(filter-out $(LIB_SRCS) $(MODULE_SRCS),$(wildcard core/*.c))
+DAEMON_LIBS := $(call pc_libs,libmicrohttpd) -ldl -lpthread
+DAEMON_CFLAGS := $(call pc_cflags,libmicrohttpd)
+MODULES := $(BUILD)/lib/elector/ext/podlabel.so
 
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 DAEMON_OBJS := $(DAEMON_SRCS:%.c=$(BUILD)/obj/%.o)
@@ -79,7 +83,7 @@ UNIT_HELPER_OBJS := $(UNIT_HELPERS:%.c=$(BUILD)/obj/%.o)
         uninstall clean help fuzz
 .DEFAULT_GOAL := all
 
-all: $(ELECTOR_BIN) $(LIBELECTOR) $(PLUGINS)  ## build daemon, library, plugins
+all: $(ELECTOR_BIN) $(LIBELECTOR) $(PLUGINS) $(MODULES)  ## build daemon, library, plugins
 lib: $(LIBELECTOR)
 daemon: $(ELECTOR_BIN)
 plugins: $(PLUGINS)
@@ -101,6 +105,11 @@ $(DAEMON_OBJS): BASE_CFLAGS += $(DAEMON_CFLAGS)
 $(ELECTOR_BIN): $(DAEMON_OBJS) $(STATIC_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) -rdynamic $(LDFLAGS) -o $@ $(DAEMON_OBJS) $(STATIC_LIB) $(DAEMON_LIBS) $(LIB_LIBS)
+
+$(BUILD)/obj/core/podlabel.o: BASE_CFLAGS += $(call pc_cflags,libcurl)
+$(BUILD)/lib/elector/ext/podlabel.so: $(BUILD)/obj/core/podlabel.o
+	@mkdir -p $(dir $@)
+	$(CC) -shared -Wl,--no-undefined $(LDFLAGS) -o $@ $< $(call pc_libs,libcurl) -lpthread
 
 $(COMMON_LIB): $(COMMON_OBJS)
 	@mkdir -p $(dir $@)
@@ -154,6 +163,8 @@ install: all  ## install under $(DESTDIR)$(PREFIX)
 	install -m 0755 $(LIBELECTOR) $(DESTDIR)$(PREFIX)/lib/libelector.so.0
 	ln -sf libelector.so.0 $(DESTDIR)$(PREFIX)/lib/libelector.so
 	install -m 0755 $(PLUGINS) $(DESTDIR)$(PREFIX)/lib/elector/
+	install -d $(DESTDIR)$(PREFIX)/lib/elector/ext
+	install -m 0755 $(MODULES) $(DESTDIR)$(PREFIX)/lib/elector/ext/
 	install -m 0644 include/elector/elector.h include/elector/backend.h \
 	  $(DESTDIR)$(PREFIX)/include/elector/
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' \

@@ -8,9 +8,18 @@
 #include <string.h>
 #include <time.h>
 
+#include <dlfcn.h>
+
 #include "elector/elector.h"
+#include "loader.h"
 #include "log.h"
 #include "podlabel.h"
+
+/* The daemon does not link libcurl (it would cost every idle follower
+ * several MiB of mapped TLS libraries); the PATCH lives in a module loaded
+ * only when --label-pod is given. */
+#define PODLABEL_MODULE "ext/podlabel.so"
+typedef int (*podlabel_set_fn)(const char *role, char *err, size_t errlen);
 
 /* Delay before retrying a failed patch. */
 #define RETRY_MS 5000
@@ -23,6 +32,8 @@ struct elector_label {
 	const char *applied; /* NULL until a patch succeeded */
 	int stopping;
 	char last_err[256];
+	void *module;
+	podlabel_set_fn set;
 };
 
 static void deadline_in(struct timespec *ts, long ms)
@@ -40,7 +51,7 @@ static void deadline_in(struct timespec *ts, long ms)
 static int apply(struct elector_label *l, const char *role)
 {
 	char err[256] = "";
-	int rc = elector_podlabel_set(role, err, sizeof err);
+	int rc = l->set(role, err, sizeof err);
 	pthread_mutex_lock(&l->mu);
 	if (rc == ELECTOR_OK) {
 		l->applied = role;
@@ -48,7 +59,8 @@ static int apply(struct elector_label *l, const char *role)
 	} else if (strcmp(err, l->last_err) != 0) {
 		snprintf(l->last_err, sizeof l->last_err, "%s", err);
 		pthread_mutex_unlock(&l->mu);
-		LOG_WARN("--label-pod: %s; retrying every %ds", err, RETRY_MS / 1000);
+		LOG_WARN("--label-pod: %s; retrying every %ds", err,
+		         RETRY_MS / 1000);
 		return 0;
 	}
 	pthread_mutex_unlock(&l->mu);
@@ -68,12 +80,14 @@ static void *worker(void *arg)
 			failed = 0;
 		}
 		if (failed && !l->stopping) {
-			/* back off, but wake up at once for a new role or a stop */
+			/* back off, but wake up at once for a new role or a
+			 * stop */
 			const char *was = l->want;
 			struct timespec ts;
 			deadline_in(&ts, RETRY_MS);
 			while (!l->stopping && l->want == was &&
-			       pthread_cond_timedwait(&l->cv, &l->mu, &ts) != ETIMEDOUT)
+			       pthread_cond_timedwait(&l->cv, &l->mu, &ts) !=
+			           ETIMEDOUT)
 				;
 		}
 		if (l->stopping)
@@ -86,15 +100,31 @@ static void *worker(void *arg)
 	const char *role = l->want != l->applied ? l->want : NULL;
 	pthread_mutex_unlock(&l->mu);
 	if (role != NULL)
-		apply(l, role); /* the last word before exit, bounded by the timeout */
+		apply(l, role); /* the last word before exit, bounded by the
+		                   timeout */
 	return NULL;
 }
 
-int elector_label_start(struct elector_label **out)
+int elector_label_start(const char *plugin_dir, struct elector_label **out)
 {
+	char err[512];
 	struct elector_label *l = calloc(1, sizeof *l);
 	if (l == NULL) {
 		LOG_ERROR("--label-pod: out of memory");
+		return -1;
+	}
+	if (elector_module_open(plugin_dir, PODLABEL_MODULE, &l->module, err,
+	                        sizeof err) != ELECTOR_OK) {
+		LOG_ERROR("--label-pod: %s", err);
+		free(l);
+		return -1;
+	}
+	*(void **)(&l->set) = dlsym(l->module, "elector_podlabel_set");
+	if (l->set == NULL) {
+		LOG_ERROR("--label-pod: %s has no elector_podlabel_set",
+		          PODLABEL_MODULE);
+		dlclose(l->module);
+		free(l);
 		return -1;
 	}
 	pthread_mutex_init(&l->mu, NULL);
@@ -106,9 +136,11 @@ int elector_label_start(struct elector_label **out)
 	l->want = "follower";
 	int rc = pthread_create(&l->thread, NULL, worker, l);
 	if (rc != 0) {
-		LOG_ERROR("--label-pod: cannot start the worker thread: %s", strerror(rc));
+		LOG_ERROR("--label-pod: cannot start the worker thread: %s",
+		          strerror(rc));
 		pthread_cond_destroy(&l->cv);
 		pthread_mutex_destroy(&l->mu);
+		dlclose(l->module);
 		free(l);
 		return -1;
 	}
@@ -137,5 +169,6 @@ void elector_label_stop(struct elector_label *l)
 	pthread_join(l->thread, NULL);
 	pthread_cond_destroy(&l->cv);
 	pthread_mutex_destroy(&l->mu);
+	dlclose(l->module);
 	free(l);
 }

@@ -13,9 +13,10 @@
 
 struct elector_label;
 
-/* Start the worker with role "follower" wanted. Returns 0 and *out, or -1
- * (logged). */
-int elector_label_start(struct elector_label **out);
+/* Load the pod-label module (PLUGIN_DIR/ext/podlabel.so, which brings
+ * libcurl; plugin_dir NULL: the default) and start the worker with role
+ * "follower" wanted. Returns 0 and *out, or -1 (logged). */
+int elector_label_start(const char *plugin_dir, struct elector_label **out);
 /* Want role ("leader" or "follower"). Thread-safe, never blocks long. */
 void elector_label_set(struct elector_label *l, const char *role);
 /* Apply a still pending role once more (bounded by the patch timeout),

@@ -255,6 +255,31 @@ int elector_plugin_load(const char *dir, const char *name,
 	return ELECTOR_OK;
 }
 
+int elector_module_open(const char *dir, const char *relpath, void **handle,
+                        char *err, size_t errlen)
+{
+	char dirbuf[PATH_MAX], file[PATH_MAX + 80];
+	int rc;
+
+	*handle = NULL;
+	if (!dir)
+		dir = elector_plugin_default_dir(dirbuf, sizeof dirbuf);
+	snprintf(file, sizeof file, "%s/%s", dir, relpath);
+	rc = check_perms(dir, file, err, errlen);
+	if (rc == ELECTOR_NOT_FOUND) {
+		snprintf(err, errlen, "module %s is missing", file);
+		return ELECTOR_INVALID;
+	}
+	if (rc != ELECTOR_OK)
+		return rc;
+	*handle = dlopen(file, RTLD_NOW | RTLD_LOCAL);
+	if (!*handle) {
+		snprintf(err, errlen, "module %s: %s", file, dlerror());
+		return ELECTOR_INVALID;
+	}
+	return ELECTOR_OK;
+}
+
 const struct elector_backend_ops *
 elector_plugin_ops(const struct elector_plugin *p)
 {

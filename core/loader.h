@@ -31,6 +31,16 @@ int elector_plugin_load(const char *dir, const char *name,
                         struct elector_plugin **out, char *err, size_t errlen);
 const struct elector_backend_ops *elector_plugin_ops(const struct elector_plugin *p);
 void elector_plugin_unload(struct elector_plugin *p);
+/*
+ * dlopen dir/relpath (RTLD_NOW|RTLD_LOCAL) after the same permission checks
+ * as plugins (dir NULL: the default plugin directory). Used for optional
+ * daemon modules such as ext/podlabel.so, so that their libraries are only
+ * mapped when the feature is on. *handle is for dlsym/dlclose. Returns
+ * ELECTOR_OK or ELECTOR_INVALID with the reason in err.
+ */
+int elector_module_open(const char *dir, const char *relpath, void **handle,
+                        char *err, size_t errlen);
+
 /* Comma-separated names of the *.so plugins in dir, sorted ("" if none). */
 void elector_plugin_list(const char *dir, char *buf, size_t cap);
 

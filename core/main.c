@@ -196,7 +196,7 @@ static int take_part(const struct elector_cli *cli, int run_mode)
 		code = rc == ELECTOR_INVALID ? 2 : 1;
 		goto out;
 	}
-	if (cli->label_pod && elector_label_start(&ctx.label) != 0)
+	if (cli->label_pod && elector_label_start(cli->plugin_dir, &ctx.label) != 0)
 		goto out;
 	if (cli->http != NULL &&
 	    elector_http_start(cli->http, el, &info, &http, err, sizeof err) != 0) {

@@ -106,7 +106,8 @@ static int map_status(long code, const char *ns, const char *pod,
 	return (code == 429 || code >= 500) ? ELECTOR_TRANSIENT : ELECTOR_ERROR;
 }
 
-int elector_podlabel_set(const char *role, char *err, size_t errlen)
+__attribute__((visibility("default"))) int
+elector_podlabel_set(const char *role, char *err, size_t errlen)
 {
 	const char *host = getenv("KUBERNETES_SERVICE_HOST");
 	const char *port = getenv("KUBERNETES_SERVICE_PORT");
