@@ -43,7 +43,7 @@ struct opt {
 static const struct opt OPTS[] = {
 	{"election", "leaselock.name", OT_STRING, O_ELECTION, "NAME", "(required)",
 	 "election (lock) name: [a-z0-9]([-a-z0-9.]*[a-z0-9])?, at most 63 chars", NULL},
-	{"namespace", "leaselock.namespace", OT_STRING, O_NAMESPACE, "NS", "default",
+	{"namespace", "leaselock.namespace", OT_STRING, O_NAMESPACE, "NS", "$POD_NAMESPACE or default",
 	 "namespace of the election", NULL},
 	{"id", "node-id", OT_STRING, O_ID, "ID", "$POD_NAME or hostname + _ + 8 random hex",
 	 "this participant's identity (must be unique per process)", NULL},
@@ -502,7 +502,10 @@ int elector_cli_parse(struct elector_cli *cli, enum elector_cli_mode mode,
                       int argc, char **argv, char *err, size_t errlen)
 {
 	memset(cli, 0, sizeof *cli);
-	cli->namespace_ = "default";
+	/* In a pod, the election lives in the pod's namespace unless told
+	 * otherwise (the downward API sets POD_NAMESPACE). */
+	const char *pod_ns = getenv("POD_NAMESPACE");
+	cli->namespace_ = pod_ns && *pod_ns ? pod_ns : "default";
 	cli->lease_duration_ms = ELECTOR_DEFAULT_LEASE_DURATION_MS;
 	cli->renew_deadline_ms = ELECTOR_DEFAULT_RENEW_DEADLINE_MS;
 	cli->retry_period_ms = ELECTOR_DEFAULT_RETRY_PERIOD_MS;

@@ -207,3 +207,13 @@ def test_default_backend_choice(build, tmp_path):
     # elsewhere the file backend (here refused for an unknown option, at once)
     r = run(build, ["--election", "k", "--backend-opt", "zzz=1"] + FAST)
     assert "backend file" in r.stderr and "unknown option 'zzz'" in r.stderr, r.stderr
+
+
+def test_namespace_defaults_to_pod_namespace(build, tmp_path):
+    """In a pod, --namespace defaults to $POD_NAMESPACE (downward API)."""
+    from elector_harness import run
+    path = str(tmp_path / "ns.json")
+    r = run(build, ["get", "--election", "demo", "--file-path", path],
+            env={"POD_NAMESPACE": "team-a"})
+    # get on an empty store fails, and says which election it looked at
+    assert "team-a/demo" in (r.stdout + r.stderr), r.stdout + r.stderr
