@@ -67,7 +67,7 @@ def get_args(redis, election="demo"):
                                  election=election)
 
 
-def test_three_daemons_elect_one_leader(anybuild, procs, redis):
+def test_three_daemons_elect_one_leader(anybuild, redis, procs):
     ds = start_daemons(procs, anybuild, redis)
     leader = wait_until(lambda: one_leader(ds), 15, interval=0.05,
                         what="one agreed leader")
@@ -95,7 +95,7 @@ def test_three_daemons_elect_one_leader(anybuild, procs, redis):
         assert USER_PW not in d.log() and ADMIN_PW not in d.log()
 
 
-def test_sigterm_handover_is_prompt(anybuild, procs, redis):
+def test_sigterm_handover_is_prompt(anybuild, redis, procs):
     ds = start_daemons(procs, anybuild, redis)
     leader = wait_until(lambda: one_leader(ds), 15, interval=0.05,
                         what="one agreed leader")
@@ -112,7 +112,7 @@ def test_sigterm_handover_is_prompt(anybuild, procs, redis):
     assert wait_until(lambda: one_leader(rest), 5, what="agreement") is new
 
 
-def test_kill9_failover_waits_for_lease(anybuild, procs, redis):
+def test_kill9_failover_waits_for_lease(anybuild, redis, procs):
     ds = start_daemons(procs, anybuild, redis)
     leader = wait_until(lambda: one_leader(ds), 15, interval=0.05,
                         what="one agreed leader")
@@ -128,8 +128,8 @@ def test_kill9_failover_waits_for_lease(anybuild, procs, redis):
     assert new.status()["term"] > term
 
 
-def test_redis_down_steps_down_once_logged_and_recovers(anybuild, procs,
-                                                        redis):
+def test_redis_down_steps_down_once_logged_and_recovers(anybuild, redis,
+                                                        procs):
     ds = start_daemons(procs, anybuild, redis)
     leader = wait_until(lambda: one_leader(ds), 15, interval=0.05,
                         what="one agreed leader")
@@ -160,7 +160,7 @@ def test_redis_down_steps_down_once_logged_and_recovers(anybuild, procs,
     assert any("answering again" in d.log() for d in ds)
 
 
-def test_paused_redis_times_out_and_recovers(anybuild, procs, redis):
+def test_paused_redis_times_out_and_recovers(anybuild, redis, procs):
     """SIGSTOP: connects still succeed (kernel backlog) but no command is
     answered; command timeouts must turn that into errors."""
     ds = start_daemons(procs, anybuild, redis)
@@ -181,8 +181,8 @@ def test_paused_redis_times_out_and_recovers(anybuild, procs, redis):
                what="a leader after SIGCONT")
 
 
-def test_garbage_record_is_a_clear_error_and_recovers(anybuild, procs,
-                                                      redis):
+def test_garbage_record_is_a_clear_error_and_recovers(anybuild, redis,
+                                                      procs):
     ds = start_daemons(procs, anybuild, redis)
     leader = wait_until(lambda: one_leader(ds), 15, interval=0.05,
                         what="one agreed leader")
@@ -221,7 +221,7 @@ def test_wrong_type_key_is_corrupt(anybuild, redis):
     assert "holds a hash, not a string" in g.stderr, g.stderr
 
 
-def test_wrong_password_is_a_clear_error(anybuild, procs, redis, tmp_path):
+def test_wrong_password_is_a_clear_error(anybuild, redis, procs, tmp_path):
     bad = tmp_path / "wrong.pw"
     bad.write_text("not-the-password\n")
     args = daemon_args(redis.url, str(bad), ident="w")
@@ -288,11 +288,14 @@ def test_unix_socket_and_db(anybuild, procs, tmp_path):
                               timeout=10)
         assert out0.stdout.strip() == "0"
     finally:
+        for d in procs.daemons:  # release while the server still runs
+            if d.alive():
+                d.stop()
         srv.terminate()
         srv.wait(10)
 
 
-def test_same_election_in_two_databases_does_not_mix(anybuild, procs, redis):
+def test_same_election_in_two_databases_does_not_mix(anybuild, redis, procs):
     """Pub/sub channels are shared by all databases; each db's followers
     must still only ever see their own db's leader."""
     groups = {}

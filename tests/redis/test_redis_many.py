@@ -26,7 +26,7 @@ def holder(build, redis):
     return json.loads(g.stdout)["record"]["holderIdentity"] or None
 
 
-def test_hundred_followers_one_leader_prompt_handover(build, procs, redis):
+def test_hundred_followers_one_leader_prompt_handover(build, redis, procs):
     ds = []
     for i in range(N):
         name = "m%03d" % i

@@ -108,7 +108,7 @@ def one_leader(ds):
     return ls[0]
 
 
-def test_sentinel_failover_never_two_leaders(anybuild, procs, sentinel_set):
+def test_sentinel_failover_never_two_leaders(anybuild, sentinel_set, procs):
     master, replica, sentinels = sentinel_set
     url = sentinel_url(sentinels)
     ds = []
@@ -162,7 +162,7 @@ def test_sentinel_failover_never_two_leaders(anybuild, procs, sentinel_set):
     assert t_new < 30
 
 
-def test_sentinel_graceful_failover_followed(build, procs, sentinel_set):
+def test_sentinel_graceful_failover_followed(build, sentinel_set, procs):
     """SENTINEL FAILOVER: the old master stays up as a replica. The leader's
     writes hit READONLY there and must move to the new master (re-resolve),
     with never two leaders."""
