@@ -12,15 +12,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from github_emulator import GitHubEmulator, GIT_HTTP_BACKEND  # noqa: E402
 from elector_harness import run  # noqa: E402
-
-
-def timing_args(lease, renew, retry):
-    return ["--lease-duration", lease, "--renew-deadline", renew,
-            "--retry-period", retry]
-
-
-# Short timings for tests (GitHub's budget needs allow-fast-renew=true).
-FAST = timing_args("4s", "3s", "1s")
+from gist_support import FAST, LeaderChecker, timing_args  # noqa: E402,F401
 
 
 class GistSetup:
@@ -78,44 +70,3 @@ def gist(tmp_path):
         yield GistSetup(emu, tmp_path)
     finally:
         emu.stop()
-
-
-class LeaderChecker:
-    """Polls the daemons' status API in a thread and records who leads;
-    flags any sweep in which two daemons say they lead, and any term that
-    goes down."""
-
-    def __init__(self, daemons, interval=0.05):
-        self.daemons = daemons
-        self.interval = interval
-        self.violations = []
-        self.samples = []
-        self._stop = threading.Event()
-        self._t = threading.Thread(target=self._loop, daemon=True)
-        self._t.start()
-
-    def _loop(self):
-        last_term = {}
-        end = time.monotonic() + 600
-        while not self._stop.is_set() and time.monotonic() < end:
-            leaders = []
-            for d in list(self.daemons):
-                if not d.alive():
-                    continue
-                s = d.status()
-                if s and s.get("is_leader"):
-                    leaders.append((d.name, s.get("term")))
-                    t = s.get("term")
-                    if t is not None and t < last_term.get(d.name, -1):
-                        self.violations.append("term of %s went down: %r" % (d.name, s))
-                    if t is not None:
-                        last_term[d.name] = t
-            self.samples.append((time.monotonic(), leaders))
-            if len(leaders) > 1:
-                self.violations.append("two leaders at once: %r" % leaders)
-            self._stop.wait(self.interval)
-
-    def stop(self):
-        self._stop.set()
-        self._t.join(5)
-        return self.violations

@@ -5,7 +5,7 @@ import os
 import signal
 import time
 
-from conftest import FAST, LeaderChecker, timing_args
+from gist_support import FAST, LeaderChecker, timing_args
 from elector_harness import run, wait_until
 
 
@@ -213,7 +213,7 @@ def test_five_daemons_race_one_winner_per_term(build, gist, procs):
 
 def test_branch_detected_from_remote_head(build, tmp_path, procs):
     """Older gists use `master`: the branch comes from the remote HEAD."""
-    from conftest import GistSetup
+    from gist_support import GistSetup
     from github_emulator import GitHubEmulator
     emu = GitHubEmulator(str(tmp_path / "emu"), branch="master").start()
     try:

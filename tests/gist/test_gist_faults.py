@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from conftest import LeaderChecker, timing_args
+from gist_support import LeaderChecker, timing_args
 from elector_harness import http_get, wait_until
 from test_gist_daemon import leaders, one_leader, stored
 
