@@ -245,7 +245,7 @@ def test_args_and_identity(rendered):
     assert env["POD_NAME"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.name"
     assert env["POD_NAMESPACE"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.namespace"
     t = values.get("timing", {})
-    assert opt_values(args, "--lease-duration") == [t.get("leaseDuration", "15s")]
+    assert opt_values(args, "--lease-duration") == [t.get("leaseDuration") or "15s"]
     assert ("--label-pod" in args) is bool(values.get("labelPod"))
     if values.get("run", {}).get("command"):
         assert args[0] == "run"
@@ -354,3 +354,18 @@ def test_rendered_args_accepted_by_daemon(build, rendered, tmp_path):
             p.wait()
             raise
     assert rc == 0, p.stdout.read()
+
+
+@pytest.mark.parametrize("backend,extra,retry", [
+    ("lease", [], "2s"),
+    ("gist", ["--set", "gist.id=abc", "--set", "gist.tokenSecret.name=tok"], "8s"),
+])
+def test_timing_defaults_per_backend(backend, extra, retry):
+    """Unset timings take the backend's default: gist renews every 8 s so a
+    leader stays within GitHub's ~500 writes per hour (the plugin refuses
+    faster renewals)."""
+    _, docs = render("--set", "backend=" + backend, *extra)
+    args = args_of(elector_container(one(docs, "Deployment")))
+    assert opt_values(args, "--lease-duration") == ["15s"]
+    assert opt_values(args, "--renew-deadline") == ["10s"]
+    assert opt_values(args, "--retry-period") == [retry]

@@ -104,11 +104,11 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 - {{ printf "%s/$(POD_NAME)" .Values.clusterName | quote }}
 {{- end }}
 - --lease-duration
-- {{ .Values.timing.leaseDuration | quote }}
+- {{ .Values.timing.leaseDuration | default "15s" | quote }}
 - --renew-deadline
-- {{ .Values.timing.renewDeadline | quote }}
+- {{ .Values.timing.renewDeadline | default "10s" | quote }}
 - --retry-period
-- {{ .Values.timing.retryPeriod | quote }}
+- {{ .Values.timing.retryPeriod | default (ternary "8s" "2s" (eq .Values.backend "gist")) | quote }}
 - --http
 - {{ printf "0.0.0.0:%d" (int .Values.http.port) | quote }}
 - --log-format
