@@ -25,7 +25,8 @@ static const struct elector_backend_option options[] = {
 	{NULL, NULL},
 };
 
-static int read_secret(const char *path, char *out, size_t cap, char *err,
+static int read_secret(const struct elector_backend_host *host,
+                       const char *path, char *out, size_t cap, char *err,
                        size_t errlen)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
@@ -36,6 +37,10 @@ static int read_secret(const char *path, char *out, size_t cap, char *err,
 	}
 	size_t n = 0;
 	int rc = ELECTOR_OK;
+	struct stat st;
+	if (fstat(fd, &st) == 0 && (st.st_mode & S_IROTH))
+		host->log(ELECTOR_LOG_WARN, "redis", "password-file %s is "
+		          "readable by every user (chmod 600 it)", path);
 	for (;;) {
 		if (n + 1 >= cap) {
 			snprintf(err, errlen, "redis: password-file %s: longer "
@@ -176,7 +181,7 @@ static int configure(struct elector_redis *r,
 			         "in the url or in password-file, not both");
 			return ELECTOR_INVALID;
 		}
-		rc = read_secret(pwfile, r->password, sizeof r->password, err,
+		rc = read_secret(host, pwfile, r->password, sizeof r->password, err,
 		                 errlen);
 		if (rc != ELECTOR_OK)
 			return rc;

@@ -224,6 +224,7 @@ def test_wrong_type_key_is_corrupt(anybuild, redis):
 def test_wrong_password_is_a_clear_error(anybuild, redis, procs, tmp_path):
     bad = tmp_path / "wrong.pw"
     bad.write_text("not-the-password\n")
+    os.chmod(str(bad), 0o644)
     args = daemon_args(redis.url, str(bad), ident="w")
     d = procs.start(anybuild, args, name="w")
     d.wait_http(15)
@@ -232,6 +233,7 @@ def test_wrong_password_is_a_clear_error(anybuild, redis, procs, tmp_path):
     line = [l for l in d.log().splitlines() if "WRONGPASS" in l][0]
     assert "AUTH as user 'elector'" in line and "password-file" in line
     assert "not-the-password" not in d.log()
+    assert "readable by every user" in d.log()
     assert http_get(d.port, "/leader")[0] == 503
     g = run(anybuild, ["get"] + daemon_args(redis.url, str(bad)))
     assert g.returncode != 0 and "WRONGPASS" in g.stderr
