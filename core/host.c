@@ -17,8 +17,10 @@ host_log(int level, const char *component, const char *fmt, ...)
 	va_list ap;
 	if (!elector_log_enabled(level))
 		return;
+	char where[80];
+	snprintf(where, sizeof where, "%s.so", component ? component : "plugin");
 	va_start(ap, fmt);
-	elector_log_vwrite(level, "plugin", 0, component, fmt, ap);
+	elector_log_vwrite(level, where, 0, NULL, fmt, ap);
 	va_end(ap);
 }
 

@@ -100,12 +100,19 @@ void elector_log_vwrite(int level, const char *file, int line,
 		char letter = level >= 0 && level <= ELECTOR_LOG_TRACE
 		                  ? letters[level]
 		                  : 'I';
+		char where[128];
+		/* Plugins log without a line number: "redis.so]". */
+		if (line > 0)
+			snprintf(where, sizeof where, "%s:%d", base_name(file),
+			         line);
+		else
+			snprintf(where, sizeof where, "%s", base_name(file));
 		n = snprintf(
 		    out, sizeof out,
-		    "%c%02d%02d %02d:%02d:%02d.%06ld %7d %s:%d] %s%s%s%s\n",
+		    "%c%02d%02d %02d:%02d:%02d.%06ld %7d %s] %s%s%s%s\n",
 		    letter, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-		    tm.tm_sec, (long)tv.tv_usec, (int)getpid(), base_name(file),
-		    line, component ? "[" : "", component ? component : "",
+		    tm.tm_sec, (long)tv.tv_usec, (int)getpid(), where,
+		    component ? "[" : "", component ? component : "",
 		    component ? "] " : "", msg);
 		if (n < 0)
 			return;
