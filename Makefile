@@ -135,9 +135,10 @@ deps:  ## install build and test dependencies (Debian 12)
 	@scripts/install-deps.sh
 
 # make test: everything, plain and under ASan/UBSan, one pytest summary.
+NPROC := $(shell nproc 2>/dev/null || echo 2)
 test: deps  ## install deps, build plain + sanitized, run every test
-	@$(MAKE) --no-print-directory tests
-	@$(MAKE) --no-print-directory SAN=1 BUILD=build-asan tests
+	@$(MAKE) --no-print-directory -j$(NPROC) tests
+	@$(MAKE) --no-print-directory -j$(NPROC) SAN=1 BUILD=build-asan tests
 	@$(MAKE) --no-print-directory test-only VARIANTS="$(BUILD) build-asan"
 
 VARIANTS ?= $(BUILD)
