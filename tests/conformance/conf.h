@@ -33,6 +33,8 @@ struct conf {
 	long long slack_ms;       /* allowed beyond a bound (default 1500) */
 	long long watch_bound_ms; /* watch wake-up bound (default 2000) */
 	long long recover_ms;     /* wait for recovery after up/fix (30000) */
+	long long max_transitions; /* largest leaderTransitions the store
+	                              holds (2^63-1; a Lease: int32) */
 	const char *corrupt_cmd, *fix_cmd;
 	const char *down_cmd, *up_cmd;
 	const char *slow_cmd, *unslow_cmd;

@@ -119,8 +119,13 @@ void conf_case_roundtrip(const struct conf *c)
 	r.holder_identity[sizeof r.holder_identity - 1] = '\0';
 	memset(r.preferred_holder, 'p', sizeof r.preferred_holder - 1);
 	r.preferred_holder[sizeof r.preferred_holder - 1] = '\0';
+	/* Kubernetes accepts preferredHolder only together with a strategy. */
+	snprintf(r.strategy, sizeof r.strategy, "OldestEmulationVersion");
 	r.lease_duration_seconds = 86400;
-	r.leader_transitions = 9007199254740993LL; /* not exact as a double */
+	/* 2^53+1 is not exact as a double; a store may hold less. */
+	r.leader_transitions = 9007199254740993LL < c->max_transitions
+	                           ? 9007199254740993LL
+	                           : c->max_transitions;
 	r.flags = ELECTOR_REC_HAS_RENEW_TIME;
 	r.renew_time_us =
 	    253402300799999999LL; /* 9999-12-31T23:59:59.999999Z */

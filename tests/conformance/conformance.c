@@ -6,6 +6,9 @@
  *               [--namespace NS] [--election NAME]
  *               [--rounds N] [--contenders N] [--request-timeout MS]
  *               [--slack MS] [--watch-bound MS] [--recover MS]
+ *               [--max-transitions N]  (the largest leaderTransitions the
+ *               store can hold; the limits record uses min(2^53+1, N):
+ *               a Kubernetes Lease's leaseTransitions is an int32)
  *               [--corrupt-cmd CMD] [--fix-cmd CMD]
  *               [--down-cmd CMD] [--up-cmd CMD]
  *               [--slow-cmd CMD] [--unslow-cmd CMD]
@@ -172,6 +175,7 @@ enum {
 	O_UP,
 	O_SLOW,
 	O_UNSLOW,
+	O_MAXT,
 	O_CASE,
 	O_HELP
 };
@@ -194,6 +198,7 @@ static const struct option long_opts[] = {
     {"up-cmd", required_argument, NULL, O_UP},
     {"slow-cmd", required_argument, NULL, O_SLOW},
     {"unslow-cmd", required_argument, NULL, O_UNSLOW},
+    {"max-transitions", required_argument, NULL, O_MAXT},
     {"case", required_argument, NULL, O_CASE},
     {"help", no_argument, NULL, O_HELP},
     {NULL, 0, NULL, 0},
@@ -223,6 +228,7 @@ int main(int argc, char **argv)
 	c.slack_ms = 1500;
 	c.watch_bound_ms = 2000;
 	c.recover_ms = 30000;
+	c.max_transitions = 9223372036854775807LL;
 	snprintf(election, sizeof election, "conformance-%ld-%ld",
 	         (long)getpid(), (long)time(NULL));
 	c.election = election;
@@ -269,6 +275,10 @@ int main(int argc, char **argv)
 			break;
 		case O_RECOVER:
 			c.recover_ms = num_arg("recover", optarg, 1, 3600000);
+			break;
+		case O_MAXT:
+			c.max_transitions = num_arg("max-transitions", optarg, 1,
+			                            9223372036854775807LL);
 			break;
 		case O_CORRUPT:
 			c.corrupt_cmd = optarg;

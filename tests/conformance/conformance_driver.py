@@ -24,7 +24,7 @@ import subprocess
 
 from elector_harness import SANITIZER_MARKERS
 
-_FLAGS = ("rounds", "contenders", "request_timeout", "slack", "watch_bound",
+_FLAGS = ("max_transitions", "rounds", "contenders", "request_timeout", "slack", "watch_bound",
           "recover", "corrupt_cmd", "fix_cmd", "down_cmd", "up_cmd",
           "slow_cmd", "unslow_cmd", "namespace", "election")
 
