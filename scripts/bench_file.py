@@ -6,7 +6,6 @@
 - idle follower: RSS (VmRSS), CPU over ~10 s, store reads over the window;
 - leader renew cost: writes per retry_period from the file's version counter.
 """
-import http.client
 import json
 import os
 import signal
@@ -19,6 +18,7 @@ TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(TOP, "tests", "lib"))
 
 from elector_harness import Build, Daemon  # noqa: E402
+from benchlib import code, log_time, pct, wait  # noqa: E402
 
 LEASE_S, RETRY_S = 2.0, 0.5
 TIMINGS = ["--lease-duration", "2s", "--renew-deadline", "1500ms",
@@ -26,28 +26,6 @@ TIMINGS = ["--lease-duration", "2s", "--renew-deadline", "1500ms",
 HANDOVERS = 50
 CRASHES = 5
 IDLE_WINDOW_S = 10.0
-
-
-def code(port, path="/leader", timeout=0.5):
-    try:
-        c = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-        c.request("GET", path)
-        r = c.getresponse()
-        body = r.read()
-        c.close()
-        return r.status, body
-    except OSError:
-        return None, b""
-
-
-def wait(pred, timeout, interval=0.005):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        v = pred()
-        if v:
-            return v
-        time.sleep(interval)
-    raise RuntimeError("timed out after %.1fs" % timeout)
 
 
 class Cluster:
@@ -116,22 +94,6 @@ class Cluster:
                 os.unlink(d.log_path)
             except OSError:
                 pass
-
-
-def pct(xs, p):
-    xs = sorted(xs)
-    k = min(len(xs) - 1, max(0, int(round(p / 100.0 * (len(xs) - 1)))))
-    return xs[k]
-
-
-def log_time(text, needle, last=False):
-    """Seconds of day of the first (or last) klog line containing needle."""
-    hits = [ln for ln in text.splitlines() if needle in ln]
-    if not hits:
-        return None
-    hms = (hits[-1] if last else hits[0]).split()[1]  # "I1121 11:21:56.346492 ..."
-    h, m, sec = hms.split(":")
-    return int(h) * 3600 + int(m) * 60 + float(sec)
 
 
 def handovers(cl):

@@ -11,7 +11,6 @@ per daemon so the emulator counts each daemon's requests):
   elector_backend_request_duration_seconds{op="update"} histogram (bucket
   upper bounds) and its mean.
 """
-import http.client
 import json
 import os
 import shutil
@@ -29,6 +28,7 @@ sys.path.insert(0, os.path.join(TOP, "tests", "lib"))
 sys.path.insert(0, os.path.join(TOP, "tests", "k8s"))
 
 from elector_harness import Build, Daemon  # noqa: E402
+from benchlib import code, pct, wait  # noqa: E402
 
 EMULATOR = os.path.join(TOP, "tests", "k8s", "k8s_emulator.py")
 
@@ -38,36 +38,6 @@ TIMINGS = ["--lease-duration", "2s", "--renew-deadline", "1500ms",
 HANDOVERS = 30
 CRASHES = 5
 IDLE_WINDOW_S = 10.0
-
-
-def code(port, path="/leader", timeout=0.5):
-    try:
-        c = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-        c.request("GET", path)
-        r = c.getresponse()
-        body = r.read()
-        c.close()
-        return r.status, body
-    except OSError:
-        return None, b""
-
-
-def wait(pred, timeout, interval=0.002):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        v = pred()
-        if v:
-            return v
-        time.sleep(interval)
-    raise RuntimeError("timed out after %.1fs" % timeout)
-
-
-def pct(xs, p):
-    xs = sorted(xs)
-    if not xs:
-        return float("nan")
-    k = min(len(xs) - 1, max(0, int(round(p / 100.0 * len(xs) + 0.5)) - 1))
-    return xs[k]
 
 
 class Cluster:

@@ -14,7 +14,6 @@ Against a real redis-server on 127.0.0.1 (requirepass + ACL user):
   renewals (the delta of the election's INCR version counter);
 - 100 followers: handover p50/p99 over 20 SIGTERM handovers.
 """
-import http.client
 import json
 import os
 import signal
@@ -27,6 +26,7 @@ sys.path.insert(0, os.path.join(TOP, "tests", "lib"))
 sys.path.insert(0, os.path.join(TOP, "tests", "redis"))
 
 from elector_harness import Build, Daemon  # noqa: E402
+from benchlib import code, log_time, pct, wait  # noqa: E402
 from redis_servers import RedisServer, daemon_args, keys_of  # noqa: E402
 
 LEASE_S, RETRY_S = 2.0, 0.5
@@ -40,43 +40,6 @@ MANY_HANDOVERS = 20
 # SET, INCR, PUBLISH are counted by Redis too, but only inside EVAL*).
 TOP_LEVEL = ("evalsha", "eval", "subscribe", "unsubscribe", "ping", "auth",
              "select", "role", "hello", "client")
-
-
-def code(port, path="/leader", timeout=0.5):
-    try:
-        c = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-        c.request("GET", path)
-        r = c.getresponse()
-        body = r.read()
-        c.close()
-        return r.status, body
-    except OSError:
-        return None, b""
-
-
-def wait(pred, timeout, interval=0.005):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        v = pred()
-        if v:
-            return v
-        time.sleep(interval)
-    raise RuntimeError("timed out after %.1fs" % timeout)
-
-
-def pct(xs, p):
-    xs = sorted(xs)
-    k = min(len(xs) - 1, max(0, int(round(p / 100.0 * (len(xs) - 1)))))
-    return xs[k]
-
-
-def log_time(text, needle, last=False):
-    hits = [ln for ln in text.splitlines() if needle in ln]
-    if not hits:
-        return None
-    hms = (hits[-1] if last else hits[0]).split()[1]
-    h, m, sec = hms.split(":")
-    return int(h) * 3600 + int(m) * 60 + float(sec)
 
 
 class Cluster:
