@@ -349,7 +349,11 @@ static void wait_backoff(struct elector_engine *e,
 	wait_now(w, now_ms(e) + jittered(e, e->rp_ms));
 }
 
-static void try_create(struct elector_engine *e, struct elector_engine_wait *w)
+/* Start a new term: create the record (prev NULL) or take over prev at the
+ * observed version. Losing the race means someone else wrote first: read
+ * again at once. */
+static void claim(struct elector_engine *e, struct elector_engine_wait *w,
+                  const struct elector_record *prev)
 {
 	struct elector_record rec;
 	struct elector_version ver = {{0}};
@@ -358,53 +362,32 @@ static void try_create(struct elector_engine *e, struct elector_engine_wait *w)
 	int64_t t0 = now_ms(e);
 	int rc;
 
-	fill_new_term(e, &rec, NULL);
+	if (prev && prev->leader_transitions >= INT64_MAX - 1) {
+		note_result(e, ELECTOR_OP_UPDATE, ELECTOR_CORRUPT,
+		            "leaderTransitions is at its maximum");
+		wait_backoff(e, w);
+		return;
+	}
+	fill_new_term(e, &rec, prev);
 	call_begin(e, &c, err);
-	rc = call_end(e, &c, ELECTOR_OP_CREATE,
-	              e->ops->create(e->bstate, &rec, &ver, err, sizeof err),
-	              err);
+	if (prev)
+		rc = call_end(e, &c, ELECTOR_OP_UPDATE,
+		              e->ops->update(e->bstate, &rec, &e->obs_ver, &ver,
+		                             err, sizeof err),
+		              err);
+	else
+		rc = call_end(
+		    e, &c, ELECTOR_OP_CREATE,
+		    e->ops->create(e->bstate, &rec, &ver, err, sizeof err),
+		    err);
 	if (rc == ELECTOR_OK) {
 		e->need_read = 0;
 		become_leader(e, &rec, &ver, t0);
 		wait_now(w, e->next_renew);
 		return;
 	}
-	if (rc == ELECTOR_EXISTS) {
-		e->need_read = 1;
-		wait_now(w, now_ms(e));
-		return;
-	}
-	wait_backoff(e, w);
-}
-
-static void try_acquire(struct elector_engine *e, struct elector_engine_wait *w)
-{
-	struct elector_record rec;
-	struct elector_version ver = {{0}};
-	char err[512];
-	struct call c;
-	int64_t t0 = now_ms(e);
-	int rc;
-
-	if (e->obs_rec.leader_transitions >= INT64_MAX - 1) {
-		note_result(e, ELECTOR_OP_UPDATE, ELECTOR_CORRUPT,
-		            "leaderTransitions is at its maximum");
-		wait_backoff(e, w);
-		return;
-	}
-	fill_new_term(e, &rec, &e->obs_rec);
-	call_begin(e, &c, err);
-	rc = call_end(
-	    e, &c, ELECTOR_OP_UPDATE,
-	    e->ops->update(e->bstate, &rec, &e->obs_ver, &ver, err, sizeof err),
-	    err);
-	if (rc == ELECTOR_OK) {
-		become_leader(e, &rec, &ver, t0);
-		wait_now(w, e->next_renew);
-		return;
-	}
-	if (rc == ELECTOR_CONFLICT || rc == ELECTOR_NOT_FOUND) {
-		/* Someone else wrote first: read again at once. */
+	if (rc == ELECTOR_EXISTS || rc == ELECTOR_CONFLICT ||
+	    rc == ELECTOR_NOT_FOUND) {
 		e->need_read = 1;
 		wait_now(w, now_ms(e));
 		return;
@@ -448,7 +431,7 @@ static void follower_step(struct elector_engine *e,
 		    e->ops->get(e->bstate, &rec, &ver, err, sizeof err), err);
 		now = now_ms(e);
 		if (rc == ELECTOR_NOT_FOUND) {
-			try_create(e, w);
+			claim(e, w, NULL);
 			return;
 		}
 		if (rc != ELECTOR_OK) {
@@ -459,7 +442,7 @@ static void follower_step(struct elector_engine *e,
 		observe(e, &rec, &ver, now);
 	}
 	if (acquirable(e, now)) {
-		try_acquire(e, w);
+		claim(e, w, &e->obs_rec);
 		return;
 	}
 	expiry = expiry_instant(e);
