@@ -20,6 +20,7 @@ int elector_cmd_get(const struct elector_cli *cli)
 	                            (const char *const *)cli->backend_opts,
 	                            cli->n_backend_opts, cli->lease_duration_ms,
 	                            cli->renew_deadline_ms, cli->retry_period_ms, 0,
+	                            ELECTOR_PARAMS_READ_ONLY,
 	                            &s, err, sizeof err);
 	if (rc != ELECTOR_OK) {
 		fprintf(stderr, "elector get: %s\n", err);

@@ -164,7 +164,7 @@ int elector_create(const struct elector_config *cfg, struct elector **out,
 	    cfg->plugin_dir, cfg->backend ? cfg->backend : "file",
 	    cfg->election, cfg->namespace_, cfg->identity, cfg->backend_options,
 	    cfg->n_backend_options, cfg->lease_duration_ms,
-	    cfg->renew_deadline_ms, cfg->retry_period_ms, rq, &el->store, err,
+	    cfg->renew_deadline_ms, cfg->retry_period_ms, rq, 0u, &el->store, err,
 	    errlen);
 	if (rc != ELECTOR_OK)
 		goto fail;

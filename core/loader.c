@@ -332,7 +332,8 @@ int elector_store_open(const char *dir, const char *name, const char *election,
                        const char *const *opts, size_t n_opts,
                        long long lease_duration_ms, long long renew_deadline_ms,
                        long long retry_period_ms, long long request_timeout_ms,
-                       struct elector_store **out, char *err, size_t errlen)
+                       unsigned flags, struct elector_store **out, char *err,
+                       size_t errlen)
 {
 	struct elector_store *s;
 	int rc;
@@ -369,6 +370,7 @@ int elector_store_open(const char *dir, const char *name, const char *election,
 	s->params.request_timeout_ms = request_timeout_ms;
 	s->params.options = s->kv;
 	s->params.n_options = n_opts;
+	s->params.flags = flags;
 
 	rc = elector_plugin_load(dir, name, &s->plugin, err, errlen);
 	if (rc != ELECTOR_OK)

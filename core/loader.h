@@ -58,7 +58,7 @@ struct elector_store {
 /*
  * Load backend `name` from dir and init it. opts are "key=value" strings
  * (a missing '=' is ELECTOR_INVALID). Timings in ms; request_timeout_ms 0
- * means min(retry_period, renew_deadline/2). On success *out is owned by the
+ * means min(retry_period, renew_deadline/2). flags: ELECTOR_PARAMS_*. On success *out is owned by the
  * caller (elector_store_close).
  */
 int elector_store_open(const char *dir, const char *name, const char *election,
@@ -66,7 +66,8 @@ int elector_store_open(const char *dir, const char *name, const char *election,
                        const char *const *opts, size_t n_opts,
                        long long lease_duration_ms, long long renew_deadline_ms,
                        long long retry_period_ms, long long request_timeout_ms,
-                       struct elector_store **out, char *err, size_t errlen);
+                       unsigned flags, struct elector_store **out, char *err,
+                       size_t errlen);
 void elector_store_close(struct elector_store *s);
 
 #endif

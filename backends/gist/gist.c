@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stddef.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -176,6 +177,10 @@ static int check_budget(struct gist *g, const struct elector_backend_params *p,
 		}
 	}
 	if (p->retry_period_ms >= GIST_MIN_RETRY_PERIOD_MS)
+		return ELECTOR_OK;
+	/* A reader (`elector get`) writes nothing: no budget to protect. */
+	if (p->struct_size > offsetof(struct elector_backend_params, flags) &&
+	    (p->flags & ELECTOR_PARAMS_READ_ONLY))
 		return ELECTOR_OK;
 	if (fast) {
 		g->host->log(ELECTOR_LOG_WARN, GIST_COMPONENT,

@@ -133,8 +133,14 @@ struct elector_backend_params {
 	int64_t request_timeout_ms;  /* every store request must finish within */
 	const struct elector_kv *options; /* backend options, in the user's order */
 	size_t n_options;
+	uint32_t flags;              /* ELECTOR_PARAMS_* */
 	/* --- end of ABI version 1 --- */
 };
+
+/* Flags in elector_backend_params.flags. */
+#define ELECTOR_PARAMS_READ_ONLY 0x1u /* the caller only reads (`elector
+                                         get`): skip checks that concern
+                                         writers, such as a write budget */
 
 /*
  * Services the core lends to a backend. Valid from init() until destroy()

@@ -15,7 +15,7 @@ struct elector_store *conf_open(const struct conf *c, const char *identity)
 	char err[512] = "";
 	int rc = elector_store_open(c->plugin_dir, c->backend, c->election,
 	                            c->namespace_, identity, c->opts, c->n_opts,
-	                            15000, 10000, 2000, c->request_timeout_ms,
+	                            15000, 10000, 2000, c->request_timeout_ms, 0u,
 	                            &s, err, sizeof err);
 	if (rc != ELECTOR_OK) {
 		CONF_OK(0, "open backend %s as %s: %s: %s", c->backend,

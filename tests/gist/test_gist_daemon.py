@@ -67,6 +67,11 @@ def test_fast_renew_refused_by_default(build, gist):
             timing_args("40s", "30s", "8s") + gist.opts(fast=False))
     assert r.returncode in (0, 1), r.stderr
     assert "allow-fast-renew" not in r.stderr
+    # `elector get` only reads: the write budget does not apply to it, so it
+    # works with the daemon's default timings and no override.
+    r = run(build, ["get", "--election", "demo"] + gist.opts(fast=False))
+    assert "allow-fast-renew" not in r.stderr, r.stderr
+    assert r.returncode == 1 and "no record" in r.stderr.lower(), r.stderr
 
 
 def test_three_daemons_handover_failover(anybuild, gist, procs):

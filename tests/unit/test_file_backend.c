@@ -181,7 +181,7 @@ static struct elector_store *open_store(const char *path_opt, long long rt,
 	const char *opts[1] = {path_opt};
 	int rc = elector_store_open(NULL, "file", "demo", "default", "unit",
 	                            opts, path_opt != NULL ? 1 : 0, 15000,
-	                            10000, 2000, rt, &s, err, errlen);
+	                            10000, 2000, rt, 0u, &s, err, errlen);
 	return rc == ELECTOR_OK ? s : NULL;
 }
 
@@ -314,7 +314,7 @@ static void test_plugin(void)
 	const char *two[2] = {opt, "colour=blue"};
 	s = NULL;
 	rc = elector_store_open(NULL, "file", "demo", "default", "unit", two, 2,
-	                        15000, 10000, 2000, 0, &s, err, sizeof err);
+	                        15000, 10000, 2000, 0, 0u, &s, err, sizeof err);
 	ok(rc == ELECTOR_INVALID && strstr(err, "colour") &&
 	       strstr(err, "path"),
 	   "unknown option refused, known ones listed: %s", err);

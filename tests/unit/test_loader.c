@@ -92,7 +92,7 @@ static void test_store_open(void)
 	int rc;
 
 	rc = elector_store_open(abi_dir, "good", "demo", "default", "me", opts,
-	                        1, 15000, 10000, 2000, 0, &s, err, sizeof err);
+	                        1, 15000, 10000, 2000, 0, 0u, &s, err, sizeof err);
 	ok(rc == ELECTOR_OK && s, "store opens with a known option (%s)", err);
 	if (s) {
 		is_int((long long)s->params.request_timeout_ms, 2000,
@@ -103,19 +103,19 @@ static void test_store_open(void)
 	elector_store_close(s);
 	s = NULL;
 	rc = elector_store_open(abi_dir, "good", "demo", "default", "me", opts,
-	                        1, 15000, 3000, 2000, 0, &s, err, sizeof err);
+	                        1, 15000, 3000, 2000, 0, 0u, &s, err, sizeof err);
 	if (s)
 		is_int((long long)s->params.request_timeout_ms, 1500,
 		       "request timeout halves a short renew deadline");
 	elector_store_close(s);
 	s = NULL;
 	rc = elector_store_open(abi_dir, "good", "demo", "default", "me", bad,
-	                        1, 15000, 10000, 2000, 0, &s, err, sizeof err);
+	                        1, 15000, 10000, 2000, 0, 0u, &s, err, sizeof err);
 	ok(rc == ELECTOR_INVALID && strstr(err, "unknown option 'shape'") &&
 	       strstr(err, "known: color"),
 	   "unknown backend option lists the known ones: %s", err);
 	rc = elector_store_open(abi_dir, "good", "demo", "default", "me", noeq,
-	                        1, 15000, 10000, 2000, 0, &s, err, sizeof err);
+	                        1, 15000, 10000, 2000, 0, 0u, &s, err, sizeof err);
 	ok(rc == ELECTOR_INVALID && strstr(err, "KEY=VALUE"),
 	   "option without '=' refused: %s", err);
 }
