@@ -5,6 +5,7 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "elector/backend.h"
 
@@ -15,6 +16,7 @@
 #define V_SMALL 4
 #define V_NULLOP 5
 #define V_WATCHNOWAKE 6
+#define V_HANG 7 /* loads fine; get() ignores the request timeout */
 
 #ifndef VARIANT
 #error "define VARIANT"
@@ -37,6 +39,14 @@ static void p_destroy(void *state)
 static int p_get(void *state, struct elector_record *rec,
                  struct elector_version *ver, char *err, size_t errlen)
 {
+	if (VARIANT == V_HANG) {
+		/* A store call stuck far past any timeout: the engine is
+		 * wedged and /healthz must say so. */
+		struct timespec ts = {8, 0};
+		nanosleep(&ts, NULL);
+		snprintf(err, errlen, "hung");
+		return ELECTOR_TRANSIENT;
+	}
 	return ELECTOR_NOT_FOUND;
 }
 

@@ -1,5 +1,5 @@
 # Broken plugins for the loader tests: $(BUILD)/tests/abi/NAME.so
-ABI_VARIANTS := good:0 nosym:1 nullentry:2 badabi:3 small:4 nullop:5 watchnowake:6
+ABI_VARIANTS := good:0 nosym:1 nullentry:2 badabi:3 small:4 nullop:5 watchnowake:6 hang:7
 ABI_PLUGINS := $(foreach v,$(ABI_VARIANTS),$(BUILD)/tests/abi/$(firstword $(subst :, ,$(v))).so)
 TEST_PROGS += $(ABI_PLUGINS)
 
