@@ -164,8 +164,8 @@ int elector_create(const struct elector_config *cfg, struct elector **out,
 	    cfg->plugin_dir, cfg->backend ? cfg->backend : "file",
 	    cfg->election, cfg->namespace_, cfg->identity, cfg->backend_options,
 	    cfg->n_backend_options, cfg->lease_duration_ms,
-	    cfg->renew_deadline_ms, cfg->retry_period_ms, rq, 0u, &el->store, err,
-	    errlen);
+	    cfg->renew_deadline_ms, cfg->retry_period_ms, rq, 0u, &el->store,
+	    err, errlen);
 	if (rc != ELECTOR_OK)
 		goto fail;
 	el->metrics = elector_metrics_new();
@@ -206,25 +206,34 @@ fail:
 	return rc;
 }
 
-/* Wait until the monotonic instant until_ms or a stop request. */
+/*
+ * Wait until the monotonic instant until_ms or a stop request. The
+ * CLOCK_BOOTTIME timerfd makes time spent suspended count; it is armed
+ * relative to now (not TFD_TIMER_ABSTIME) because time-shifting shims such as
+ * libfaketime rewrite absolute timer deadlines, and poll() carries a
+ * backstop timeout so that no timer mishap can park the engine for good.
+ */
 static void wait_until(struct elector *el, int64_t until_ms)
 {
 	struct itimerspec its;
 	struct pollfd fds[2];
+	int64_t left = until_ms - elector_mono_ms();
 
+	if (left <= 0)
+		return;
 	memset(&its, 0, sizeof its);
-	if (until_ms <= 0)
-		until_ms = 1;
-	its.it_value.tv_sec = (time_t)(until_ms / 1000);
-	its.it_value.tv_nsec = (long)(until_ms % 1000) * 1000000L;
-	if (timerfd_settime(el->timer_fd, TFD_TIMER_ABSTIME, &its, NULL) != 0)
+	its.it_value.tv_sec = (time_t)(left / 1000);
+	its.it_value.tv_nsec = (long)(left % 1000) * 1000000L;
+	if (timerfd_settime(el->timer_fd, 0, &its, NULL) != 0)
 		return;
 	fds[0].fd = el->timer_fd;
 	fds[0].events = POLLIN;
 	fds[1].fd = el->stop_fd;
 	fds[1].events = POLLIN;
 	while (!atomic_load(&el->stopping)) {
-		int n = poll(fds, 2, -1);
+		int n =
+		    poll(fds, 2,
+		         left > INT32_MAX - 100 ? INT32_MAX : (int)left + 100);
 		if (n < 0 && errno == EINTR)
 			continue;
 		break;

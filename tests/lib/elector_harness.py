@@ -177,3 +177,67 @@ def run(build, args, env=None, timeout=30, input=None):
     return subprocess.run([build.bin] + list(args), env=build.env(env),
                           capture_output=True, text=True, timeout=timeout,
                           input=input)
+
+
+class SplitBrainChecker:
+    """Samples GET / of every daemon in a thread and checks, without false
+    alarms from sampling skew, that leadership never overlaps:
+
+    - a term is held by one identity only;
+    - once a newer term was confirmed leading (its request had ended), no
+      older term is seen leading in a request that started later;
+    - the terms seen leading never go down over time.
+
+    daemons: a list (may grow) of Daemon objects. stop() returns the list
+    of violations (empty when safe)."""
+
+    def __init__(self, daemons, interval=0.02, limit_s=900):
+        import threading
+        self.daemons = daemons
+        self.interval = interval
+        self.violations = []
+        self.holder = {}         # term -> identity
+        self.first_end = {}      # term -> earliest end of a request seeing it lead
+        self.last_start = {}     # term -> latest start of a request seeing it lead
+        self.samples = 0
+        self._stop = threading.Event()
+        self._limit = time.monotonic() + limit_s
+        self._t = threading.Thread(target=self._loop, daemon=True)
+        self._t.start()
+
+    def _probe(self, d):
+        t0 = time.monotonic()
+        code, body = http_get(d.port, "/", timeout=0.5)
+        t1 = time.monotonic()
+        if code != 200:
+            return
+        st = json.loads(body)
+        if not st.get("is_leader"):
+            return
+        term, who = st.get("term"), st.get("node")
+        if self.holder.setdefault(term, who) != who:
+            self.violations.append("term %s held by %s and %s"
+                                   % (term, self.holder[term], who))
+        self.first_end[term] = min(self.first_end.get(term, t1), t1)
+        self.last_start[term] = max(self.last_start.get(term, t0), t0)
+        for other, end in self.first_end.items():
+            if other > term and t0 > end:
+                self.violations.append(
+                    "term %s (%s) still leading after term %s (%s) began"
+                    % (term, who, other, self.holder.get(other)))
+
+    def _loop(self):
+        while not self._stop.is_set() and time.monotonic() < self._limit:
+            for d in list(self.daemons):
+                if d.alive():
+                    self._probe(d)
+            self.samples += 1
+            self._stop.wait(self.interval)
+
+    def terms(self):
+        return sorted(self.holder)
+
+    def stop(self):
+        self._stop.set()
+        self._t.join(10)
+        return self.violations
