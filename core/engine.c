@@ -542,9 +542,13 @@ static void renew_conflict(struct elector_engine *e,
 		wait_now(w, now);
 		return;
 	}
-	/* Could not tell: keep trying until the deadline decides. */
+	/* Could not tell: keep trying until the deadline decides, and be back
+	 * at the deadline itself to step down on time. */
 	e->next_renew = now + jittered(e, e->rp_ms) / 4;
-	wait_now(w, e->next_renew);
+	pthread_mutex_lock(&e->mu);
+	wait_now(w, e->next_renew < e->valid_until ? e->next_renew
+	                                           : e->valid_until);
+	pthread_mutex_unlock(&e->mu);
 }
 
 static void leader_step(struct elector_engine *e, struct elector_engine_wait *w)
