@@ -219,6 +219,31 @@ static void test_step_down_at_renew_deadline(void)
 	sim_free(&s);
 }
 
+static void test_undecided_conflict_steps_down_on_time(void)
+{
+	struct sim s;
+	int64_t last_ok;
+	sim_init(&s, 0, LD, RD, RP);
+	sim_add(&s, "a", 0);
+	sim_run_for(&s, 3000);
+	{
+		uint64_t u = s.store.calls[MEM_UPDATE];
+		while (s.store.calls[MEM_UPDATE] == u)
+			sim_run_for(&s, 1);
+	}
+	last_ok = sim_now(&s);
+	/* Renews conflict and the reads that should explain why fail. */
+	s.store.fault[MEM_UPDATE] = (struct mem_fault){-1, ELECTOR_CONFLICT, 0, 0};
+	s.store.fault[MEM_GET] = (struct mem_fault){-1, ELECTOR_TRANSIENT, 0, 0};
+	sim_run_for(&s, RD + 1000);
+	ok(s.nodes[0].n_stopped == 1 &&
+	       s.nodes[0].stopped_at - last_ok <= RD + 1,
+	   "undecided conflicts: stopped_leading exactly at renew_deadline "
+	   "(%lld ms after the last good renew began)",
+	   (long long)(s.nodes[0].stopped_at - last_ok));
+	sim_free(&s);
+}
+
 static void test_slow_renew_past_deadline(void)
 {
 	struct sim s;
@@ -593,6 +618,7 @@ int main(void)
 	test_release_record_shape();
 	test_step_down_at_renew_deadline();
 	test_slow_renew_past_deadline();
+	test_undecided_conflict_steps_down_on_time();
 	test_conflict_steps_down_at_once();
 	test_lost_answer_adopted();
 	test_own_identity_not_adopted();
