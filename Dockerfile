@@ -28,7 +28,7 @@ RUN apt-get update \
 COPY --from=build /out/usr/local/ /usr/local/
 # Fail the build if the daemon or a plugin misses a runtime library.
 RUN ldconfig \
- && ! ldd /usr/local/bin/elector /usr/local/lib/elector/*.so | grep 'not found' \
+ && ! ldd /usr/local/bin/elector /usr/local/lib/elector/*.so /usr/local/lib/elector/ext/*.so | grep 'not found' \
  && /usr/local/bin/elector version
 USER 10001:10001
 WORKDIR /tmp
