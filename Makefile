@@ -66,8 +66,8 @@ PLUGINS := $(BACKENDS:%=$(BUILD)/lib/elector/%.so)
 TEST_PROGS :=
 -include $(wildcard backends/*/module.mk)
 -include $(wildcard tests/*/module.mk)
-# Extra top-level targets (cluster demo, ...) live in mk/*.mk.
--include $(wildcard mk/*.mk)
+# Extra top-level targets (the cluster demo) live in scripts/*.mk.
+-include $(wildcard scripts/*.mk)
 
 ELECTOR_BIN := $(BUILD)/bin/elector
 LIBELECTOR := $(BUILD)/lib/libelector.so
