@@ -169,7 +169,7 @@ install: all  ## install under $(DESTDIR)$(PREFIX)
 	install -m 0644 include/elector/elector.h include/elector/backend.h \
 	  $(DESTDIR)$(PREFIX)/include/elector/
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' \
-	  elector.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/elector.pc
+	  scripts/elector.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/elector.pc
 
 uninstall:
 	rm -rf $(DESTDIR)$(PREFIX)/bin/elector $(DESTDIR)$(PREFIX)/lib/elector \
