@@ -1,7 +1,7 @@
 """A Kubernetes API server emulator for elector's tests (stdlib only).
 
 It follows the behaviour of a real kube-apiserver as captured in
-/work/shared/reference/k8s-lease-api (bodies, status codes, headers) for the
+tests/k8s/reference/k8s-lease-api (bodies, status codes, headers) for the
 parts elector and kubectl use:
 
 - TLS with its own CA (openssl, generated in a temporary directory), bearer
