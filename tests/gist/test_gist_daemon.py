@@ -2,11 +2,10 @@
 emulator (REST + real git smart HTTP through lighttpd/git-http-backend)."""
 import json
 import os
-import signal
 import time
 
-from gist_support import FAST, LeaderChecker, timing_args
-from elector_harness import run, wait_until
+from gist_support import FAST, timing_args
+from elector_harness import SplitBrainChecker, run, wait_until
 
 
 def leaders(daemons):
@@ -81,7 +80,7 @@ def test_three_daemons_handover_failover(anybuild, gist, procs):
     ds = [procs.start(anybuild, gist.args(n), name=n) for n in ("a", "b", "c")]
     for d in ds:
         d.wait_http(20)
-    chk = LeaderChecker(ds)
+    chk = SplitBrainChecker(ds)
     first = wait_until(lambda: one_leader(ds), 30, 0.1, "a first leader")
     t1 = first.status()["term"]
     rec = stored(gist)

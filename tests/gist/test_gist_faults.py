@@ -1,14 +1,13 @@
 """Fault tests of the gist backend: rate limits, bad credentials, deleted
 gist, malformed content, a hanging git server."""
-import json
 import os
 import re
 import time
 
 import pytest
 
-from gist_support import LeaderChecker, timing_args
-from elector_harness import http_get, wait_until
+from gist_support import timing_args
+from elector_harness import SplitBrainChecker, http_get, wait_until
 from test_gist_daemon import leaders, one_leader, stored
 
 
@@ -34,7 +33,7 @@ def test_rate_limit_backoff_and_safe_step_down(build, gist, procs):
     ds = [procs.start(build, gist.args(n), name=n) for n in ("a", "b", "c")]
     for d in ds:
         d.wait_http(20)
-    chk = LeaderChecker(ds)
+    chk = SplitBrainChecker(ds)
     leader = wait_until(lambda: one_leader(ds), 30, 0.1, "a leader")
     followers = [d for d in ds if d is not leader]
     time.sleep(1.5)  # followers have polled: their cache has an ETag
