@@ -717,6 +717,8 @@ void elector_engine_status(struct elector_engine *e,
 	st->is_leader = e->leading && now < e->valid_until;
 	if (st->is_leader) {
 		snprintf(st->leader, sizeof st->leader, "%s", e->identity);
+		st->valid_until_ms = e->valid_until;
+		st->valid_ms_left = e->valid_until - now;
 	} else if (e->have_observed && e->obs_rec.holder_identity[0] &&
 	           !record_expired(e, now)) {
 		snprintf(st->leader, sizeof st->leader, "%s",

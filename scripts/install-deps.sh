@@ -14,7 +14,8 @@ build_pkgs=(
 )
 test_pkgs=(
 	python3 python3-pytest python3-yaml clang libclang-rt-14-dev valgrind
-	redis-server redis-sentinel redis-tools lighttpd git
+	redis-server redis-sentinel redis-tools etcd-server etcd-client
+	lighttpd git
 	prometheus faketime iproute2 shellcheck openssl curl
 	procps psmisc unzip
 )
@@ -50,7 +51,7 @@ if [ "${#missing[@]}" -gt 0 ]; then
 		-o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \
 		"${missing[@]}" >/dev/null
 	# Debian starts these services on install; the tests start their own.
-	for svc in redis-server redis-sentinel lighttpd prometheus; do
+	for svc in redis-server redis-sentinel etcd lighttpd prometheus; do
 		if command -v systemctl >/dev/null 2>&1; then
 			"${sudo_cmd[@]}" systemctl stop "$svc" >/dev/null 2>&1 || true
 		fi

@@ -142,6 +142,11 @@ struct elector_status_info {
 	int last_error;              /* status of the last store op */
 	char last_error_msg[256];
 	char backend[256];           /* backend description */
+	int64_t valid_until_ms;      /* while is_leader: the leadership deadline
+	                                on CLOCK_BOOTTIME in ms (comparable
+	                                across processes of one boot); else 0 */
+	int64_t valid_ms_left;       /* while is_leader: ms until that
+	                                deadline; else 0 */
 };
 
 /* Fill *out. Thread-safe, cheap, never blocks on the store. */
