@@ -7,6 +7,15 @@
  * inside the record; and a leader counts itself valid only until
  * start_of_last_successful_renew + renew_deadline < lease_duration, so it has
  * stopped before anyone else may start.
+ *
+ * A store can forget (restart empty, a deleted key, file or Lease, a
+ * failover to a replica that missed the last writes). So a missing record is
+ * a change observed now, not a vacancy: it is created only after it stayed
+ * missing for a lease duration, and a record older than the newest term this
+ * process has seen is never free at once. A valid leader that finds its
+ * record missing or rolled back writes it again. Terms come from a
+ * high-water mark of every leaderTransitions seen, so they never repeat while
+ * this process lives.
  */
 #include "engine.h"
 
@@ -44,7 +53,12 @@ struct elector_engine {
 	int have_observed;
 	struct elector_record obs_rec;
 	struct elector_version obs_ver;
-	int64_t obs_time; /* mono ms when obs_ver was first seen */
+	int64_t obs_time;     /* mono ms when obs_ver was first seen */
+	int absent;           /* the last read found no record */
+	int64_t absent_since; /* mono ms when that absence was first seen */
+	int64_t absent_wait;  /* how long it must last before we create */
+	int64_t last_read;    /* mono ms of the last get that answered */
+	int64_t term_hwm;     /* highest leaderTransitions seen or written */
 	int need_read;
 	int64_t next_renew;
 	struct elector_record my_rec;  /* the record we last wrote */
@@ -217,10 +231,15 @@ static int record_expired(struct elector_engine *e, int64_t now)
 	       now;
 }
 
+/* The first instant the observed record may be taken over: its lease
+ * duration after we saw it change, and at least our own for a record older
+ * than a term we have seen (a store that forgot: see acquirable()). */
 static int64_t expiry_instant(struct elector_engine *e)
 {
-	return e->obs_time + (int64_t)e->obs_rec.lease_duration_seconds * 1000 +
-	       1;
+	int64_t ld = (int64_t)e->obs_rec.lease_duration_seconds * 1000;
+	if (e->obs_rec.leader_transitions < e->term_hwm && e->ld_ms > ld)
+		ld = e->ld_ms;
+	return e->obs_time + ld + 1;
 }
 
 static void report_leader(struct elector_engine *e, const char *holder)
@@ -240,14 +259,18 @@ static void report_leader(struct elector_engine *e, const char *holder)
 static void observe(struct elector_engine *e, const struct elector_record *rec,
                     const struct elector_version *ver, int64_t now)
 {
-	int changed = !e->have_observed || strcmp(ver->v, e->obs_ver.v) != 0 ||
+	int changed = !e->have_observed || e->absent ||
+	              strcmp(ver->v, e->obs_ver.v) != 0 ||
 	              !elector_record_equal(rec, &e->obs_rec);
+	if (rec->leader_transitions > e->term_hwm)
+		e->term_hwm = rec->leader_transitions;
 	if (changed) {
 		pthread_mutex_lock(&e->mu);
 		e->obs_rec = *rec;
 		e->obs_ver = *ver;
 		e->obs_time = now;
 		e->have_observed = 1;
+		e->absent = 0;
 		if (!e->leading)
 			e->term = rec->leader_transitions;
 		pthread_mutex_unlock(&e->mu);
@@ -257,6 +280,51 @@ static void observe(struct elector_engine *e, const struct elector_record *rec,
 	if (rec->holder_identity[0] &&
 	    strcmp(rec->holder_identity, e->identity) != 0)
 		report_leader(e, rec->holder_identity);
+}
+
+/* The store holds no record. The first time in a row, that is a change
+ * observed now: creating is safe only once it has stayed missing for the
+ * longer of our lease duration and the vanished record's, so that a leader
+ * which may still be valid has stopped (or written its record again) by
+ * then. A process that has never seen a record follows the same rule from
+ * its first read: a cold start waits one lease duration too. */
+static void observe_absent(struct elector_engine *e, int64_t now)
+{
+	int64_t wait = e->ld_ms;
+	/* Absence carries no version: it counts as unbroken only across reads
+	 * at the polling pace (a jittered retry period plus one request).
+	 * After a longer gap (this process was frozen, or reads failed) a
+	 * record may have come and gone unseen, so the wait starts again. */
+	if (e->absent && now - e->last_read <= e->rp_ms * 12 / 10 + e->req_ms) {
+		e->last_read = now;
+		return;
+	}
+	e->last_read = now;
+	if (e->have_observed &&
+	    (int64_t)e->obs_rec.lease_duration_seconds * 1000 > wait)
+		wait = (int64_t)e->obs_rec.lease_duration_seconds * 1000;
+	pthread_mutex_lock(&e->mu);
+	e->absent = 1;
+	e->absent_since = now;
+	e->absent_wait = wait;
+	pthread_mutex_unlock(&e->mu);
+	if (e->have_observed)
+		LOG_WARN("lease record %s/%s is gone from %s (the store forgot "
+		         "it); creating it again in %lld ms unless it returns",
+		         e->namespace_, e->election, e->backend_desc,
+		         (long long)wait);
+	else
+		LOG_INFO("no lease record %s/%s in %s yet; creating it in "
+		         "%lld ms unless one appears (a store that forgot a "
+		         "live leader must not elect a second one)",
+		         e->namespace_, e->election, e->backend_desc,
+		         (long long)wait);
+	e->reported_leader[0] = '\0';
+}
+
+static int absence_over(struct elector_engine *e, int64_t now)
+{
+	return e->absent_since + e->absent_wait < now;
 }
 
 /* ---- leadership -------------------------------------------------------------
@@ -271,6 +339,7 @@ static void become_leader(struct elector_engine *e,
 	e->my_ver = *ver;
 	e->next_renew = t0 + e->rp_ms;
 	pthread_mutex_lock(&e->mu);
+	e->absent = 0;
 	e->leading = 1;
 	e->valid_until = t0 + e->rd_ms;
 	e->term = rec->leader_transitions;
@@ -314,8 +383,14 @@ static void fill_new_term(struct elector_engine *e, struct elector_record *rec,
 	rec->acquire_time_us = wall;
 	rec->renew_time_us = wall;
 	/* Term 0 never names a leader: a new record starts at 1, and every
-	 * acquisition (even by the same identity) adds one. */
-	rec->leader_transitions = prev ? prev->leader_transitions + 1 : 1;
+	 * acquisition (even by the same identity) adds one to the highest term
+	 * this process has seen, so a store that forgot cannot make us hand out
+	 * a term twice. */
+	rec->leader_transitions =
+	    (prev && prev->leader_transitions > e->term_hwm
+	         ? prev->leader_transitions
+	         : e->term_hwm) +
+	    1;
 	if (prev) {
 		memcpy(rec->preferred_holder, prev->preferred_holder,
 		       sizeof rec->preferred_holder);
@@ -362,7 +437,8 @@ static void claim(struct elector_engine *e, struct elector_engine_wait *w,
 	int64_t t0 = now_ms(e);
 	int rc;
 
-	if (prev && prev->leader_transitions >= INT64_MAX - 1) {
+	if ((prev && prev->leader_transitions >= INT64_MAX - 1) ||
+	    e->term_hwm >= INT64_MAX - 1) {
 		note_result(e, ELECTOR_OP_UPDATE, ELECTOR_CORRUPT,
 		            "leaderTransitions is at its maximum");
 		wait_backoff(e, w);
@@ -399,6 +475,13 @@ static void claim(struct elector_engine *e, struct elector_engine_wait *w,
 static int acquirable(struct elector_engine *e, int64_t now)
 {
 	const struct elector_record *r = &e->obs_rec;
+	/* A record older than a term we have seen is a store that forgot
+	 * (restarted from an old snapshot, failed over to a lagging replica):
+	 * whoever held the newer term may still be valid, so it is free only
+	 * after a full lease (ours, and the record's if longer) of our
+	 * observation, released or not. */
+	if (r->leader_transitions < e->term_hwm)
+		return now >= expiry_instant(e);
 	/* A released lease is free at once, except that a handover to a
 	 * preferred holder gives it the released record's duration (1 s) as a
 	 * head start. */
@@ -431,7 +514,15 @@ static void follower_step(struct elector_engine *e,
 		    e->ops->get(e->bstate, &rec, &ver, err, sizeof err), err);
 		now = now_ms(e);
 		if (rc == ELECTOR_NOT_FOUND) {
-			claim(e, w, NULL);
+			observe_absent(e, now);
+			if (absence_over(e, now)) {
+				claim(e, w, NULL);
+				return;
+			}
+			expiry = e->absent_since + e->absent_wait + 1;
+			poll = now + jittered(e, e->rp_ms);
+			e->need_read = 1;
+			wait_now(w, poll < expiry ? poll : expiry);
 			return;
 		}
 		if (rc != ELECTOR_OK) {
@@ -456,6 +547,116 @@ static void follower_step(struct elector_engine *e,
 	poll = now + jittered(e, e->rp_ms);
 	e->need_read = 1;
 	wait_now(w, poll < expiry ? poll : expiry);
+}
+
+/* A write of our record that started at t0 succeeded: leadership is valid
+ * until t0 + renew_deadline, unless it had already lapsed. */
+static void renewed(struct elector_engine *e, struct elector_engine_wait *w,
+                    const struct elector_record *rec,
+                    const struct elector_version *ver, int64_t t0,
+                    int64_t valid_until)
+{
+	int64_t now = now_ms(e);
+	e->my_rec = *rec;
+	e->my_ver = *ver;
+	observe(e, rec, ver, now);
+	if (now >= valid_until) {
+		/* The write landed after our leadership had already lapsed: the
+		 * term is over; the next step may start a new one on our own
+		 * version. */
+		step_down(e, "renew completed after renew_deadline");
+		wait_now(w, now);
+		return;
+	}
+	pthread_mutex_lock(&e->mu);
+	e->valid_until = t0 + e->rd_ms;
+	pthread_mutex_unlock(&e->mu);
+	e->next_renew = t0 + e->rp_ms;
+	wait_now(w, e->next_renew);
+}
+
+/* A renew that could not tell (transient error, unknown outcome): retry
+ * soon, and be back at the deadline itself to step down on time. */
+static void renew_later(struct elector_engine *e, struct elector_engine_wait *w,
+                        int64_t t0, int64_t valid_until)
+{
+	int64_t now = now_ms(e);
+	e->next_renew = t0 + e->rp_ms;
+	if (e->next_renew < now + e->rp_ms / 4)
+		e->next_renew = now + e->rp_ms / 4;
+	wait_now(w, e->next_renew < valid_until ? e->next_renew : valid_until);
+}
+
+static int64_t leader_deadline(struct elector_engine *e)
+{
+	int64_t v;
+	pthread_mutex_lock(&e->mu);
+	v = e->valid_until;
+	pthread_mutex_unlock(&e->mu);
+	return v;
+}
+
+/* While our leadership is still valid, the store lost our record (based_on
+ * NULL: nothing is stored) or went back to an older term (based_on: the
+ * version it holds). Write our record again, same identity and term, by
+ * compare-and-swap on what the store holds, so that followers see a live
+ * lease again and nobody waits for a leader that never left. Losing the
+ * race means someone else wrote: the next renew finds out whose it is. */
+static void restore_own(struct elector_engine *e, struct elector_engine_wait *w,
+                        const struct elector_version *based_on)
+{
+	struct elector_record rec = e->my_rec;
+	struct elector_version ver = {{0}};
+	char err[512];
+	struct call c;
+	int64_t t0 = now_ms(e), valid_until = leader_deadline(e);
+	int rc;
+
+	if (t0 >= valid_until) {
+		step_down(e, "failed to renew within renew_deadline");
+		wait_now(w, t0);
+		return;
+	}
+	rec.renew_time_us = wall_us(e);
+	rec.flags |= ELECTOR_REC_HAS_RENEW_TIME;
+	rec.lease_duration_seconds = e->ld_s;
+	call_begin(e, &c, err);
+	if (based_on)
+		rc = call_end(e, &c, ELECTOR_OP_UPDATE,
+		              e->ops->update(e->bstate, &rec, based_on, &ver,
+		                             err, sizeof err),
+		              err);
+	else
+		rc = call_end(
+		    e, &c, ELECTOR_OP_CREATE,
+		    e->ops->create(e->bstate, &rec, &ver, err, sizeof err),
+		    err);
+	if (rc == ELECTOR_OK) {
+		LOG_WARN("lease record %s/%s was %s in %s; wrote it again "
+		         "(term %lld)",
+		         e->namespace_, e->election,
+		         based_on ? "rolled back to an older term" : "missing",
+		         e->backend_desc, (long long)rec.leader_transitions);
+		renewed(e, w, &rec, &ver, t0, valid_until);
+		return;
+	}
+	if (rc == ELECTOR_EXISTS || rc == ELECTOR_CONFLICT ||
+	    rc == ELECTOR_NOT_FOUND) {
+		e->next_renew = now_ms(e);
+		wait_now(w, e->next_renew);
+		return;
+	}
+	renew_later(e, w, t0, valid_until);
+}
+
+/* A record of an older term than ours that is released or names us: the
+ * store went back in time (our term is the newest anyone wrote). */
+static int rolled_back(struct elector_engine *e,
+                       const struct elector_record *rec)
+{
+	return rec->leader_transitions < e->my_rec.leader_transitions &&
+	       (!rec->holder_identity[0] ||
+	        strcmp(rec->holder_identity, e->identity) == 0);
 }
 
 /* The record changed under us while leading: is it still our term? */
@@ -527,6 +728,10 @@ static void renew_conflict(struct elector_engine *e,
 		wait_now(w, now);
 		return;
 	}
+	if (rc == ELECTOR_OK && rolled_back(e, &rec)) {
+		restore_own(e, w, &ver);
+		return;
+	}
 	if (rc == ELECTOR_OK) {
 		char why[ELECTOR_ID_MAX + 64];
 		observe(e, &rec, &ver, now);
@@ -538,8 +743,7 @@ static void renew_conflict(struct elector_engine *e,
 		return;
 	}
 	if (rc == ELECTOR_NOT_FOUND) {
-		step_down(e, "the lease record was deleted");
-		wait_now(w, now);
+		restore_own(e, w, NULL);
 		return;
 	}
 	/* Could not tell: keep trying until the deadline decides, and be back
@@ -557,12 +761,9 @@ static void leader_step(struct elector_engine *e, struct elector_engine_wait *w)
 	struct elector_version ver = {{0}};
 	char err[512];
 	struct call c;
-	int64_t now = now_ms(e), t0, valid_until;
+	int64_t now = now_ms(e), t0, valid_until = leader_deadline(e);
 	int rc;
 
-	pthread_mutex_lock(&e->mu);
-	valid_until = e->valid_until;
-	pthread_mutex_unlock(&e->mu);
 	if (now >= valid_until) {
 		step_down(e, "failed to renew within renew_deadline");
 		wait_now(w, now);
@@ -585,22 +786,7 @@ static void leader_step(struct elector_engine *e, struct elector_engine_wait *w)
 	    err);
 	now = now_ms(e);
 	if (rc == ELECTOR_OK) {
-		e->my_rec = rec;
-		e->my_ver = ver;
-		observe(e, &rec, &ver, now);
-		if (now >= valid_until) {
-			/* The write landed after our leadership had already
-			 * lapsed: the term is over; the next step may start a
-			 * new one on our own version. */
-			step_down(e, "renew completed after renew_deadline");
-			wait_now(w, now);
-			return;
-		}
-		pthread_mutex_lock(&e->mu);
-		e->valid_until = t0 + e->rd_ms;
-		pthread_mutex_unlock(&e->mu);
-		e->next_renew = t0 + e->rp_ms;
-		wait_now(w, e->next_renew);
+		renewed(e, w, &rec, &ver, t0, valid_until);
 		return;
 	}
 	if (rc == ELECTOR_CONFLICT) {
@@ -608,15 +794,10 @@ static void leader_step(struct elector_engine *e, struct elector_engine_wait *w)
 		return;
 	}
 	if (rc == ELECTOR_NOT_FOUND) {
-		step_down(e, "the lease record was deleted");
-		wait_now(w, now);
+		restore_own(e, w, NULL);
 		return;
 	}
-	/* Transient: retry soon, never past the deadline. */
-	e->next_renew = t0 + e->rp_ms;
-	if (e->next_renew < now + e->rp_ms / 4)
-		e->next_renew = now + e->rp_ms / 4;
-	wait_now(w, e->next_renew < valid_until ? e->next_renew : valid_until);
+	renew_later(e, w, t0, valid_until);
 }
 
 void elector_engine_step(struct elector_engine *e,
@@ -719,8 +900,8 @@ void elector_engine_status(struct elector_engine *e,
 		snprintf(st->leader, sizeof st->leader, "%s", e->identity);
 		st->valid_until_ms = e->valid_until;
 		st->valid_ms_left = e->valid_until - now;
-	} else if (e->have_observed && e->obs_rec.holder_identity[0] &&
-	           !record_expired(e, now)) {
+	} else if (e->have_observed && !e->absent &&
+	           e->obs_rec.holder_identity[0] && !record_expired(e, now)) {
 		snprintf(st->leader, sizeof st->leader, "%s",
 		         e->obs_rec.holder_identity);
 	}
@@ -728,7 +909,9 @@ void elector_engine_status(struct elector_engine *e,
 	st->term = e->leading
 	               ? e->my_rec.leader_transitions
 	               : (e->have_observed ? e->obs_rec.leader_transitions : 0);
-	st->observed_age_ms = e->have_observed ? now - e->obs_time : -1;
+	st->observed_age_ms = e->absent          ? now - e->absent_since
+	                      : e->have_observed ? now - e->obs_time
+	                                         : -1;
 	st->lease_duration_ms = e->ld_ms;
 	st->transitions = e->transitions_seen;
 	st->last_error = e->last_error;

@@ -47,9 +47,22 @@ void mem_handle_init(struct mem_handle *h, struct mem_store *s,
 
 void mem_store_put(struct mem_store *s, const struct elector_record *rec)
 {
+	if (!s->exists ||
+	    s->rec.leader_transitions != rec->leader_transitions ||
+	    strcmp(s->rec.holder_identity, rec->holder_identity) != 0)
+		s->term_since = s->now_ms;
+	s->prev_put_at = s->put_at;
+	s->put_at = s->now_ms;
 	s->rec = *rec;
 	s->exists = 1;
-	s->version++;
+	s->version = ++s->vseq;
+}
+
+void mem_store_forget(struct mem_store *s)
+{
+	memset(&s->rec, 0, sizeof s->rec);
+	s->exists = 0;
+	s->version = ++s->vseq;
 }
 
 void mem_store_version(const struct mem_store *s, struct elector_version *v)
@@ -99,6 +112,8 @@ static int mem_get(void *state, struct elector_record *rec,
 		return ELECTOR_NOT_FOUND;
 	*rec = h->store->rec;
 	mem_store_version(h->store, ver);
+	if (rec->leader_transitions > h->seen_max)
+		h->seen_max = rec->leader_transitions;
 	return ELECTOR_OK;
 }
 

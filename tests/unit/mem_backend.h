@@ -30,6 +30,9 @@ struct mem_store {
 	int exists;
 	struct elector_record rec;
 	uint64_t version;
+	uint64_t vseq; /* versions are never reused, even after a restore */
+	int64_t term_since; /* now_ms when the stored term last changed */
+	int64_t put_at, prev_put_at; /* now_ms of the last two writes */
 	uint64_t calls[MEM_NOPS];
 	struct mem_fault fault[MEM_NOPS];
 	int watch_capable;
@@ -39,6 +42,7 @@ struct mem_store {
 struct mem_handle {
 	struct mem_store *store;
 	int64_t wall_offset_us; /* this node's clock error */
+	int64_t seen_max;       /* highest leaderTransitions this node read */
 	struct elector_clock clock;
 };
 
@@ -49,6 +53,9 @@ void mem_handle_init(struct mem_handle *h, struct mem_store *s,
 /* Write a record directly (as another writer would), bumping the version. */
 void mem_store_put(struct mem_store *s, const struct elector_record *rec);
 void mem_store_version(const struct mem_store *s, struct elector_version *v);
+/* The store forgets: the record vanishes (a deleted key or file, a store
+ * restarted empty). Versions still never repeat. */
+void mem_store_forget(struct mem_store *s);
 
 /* The ops table; its watch() is never called by the simulator (it delivers
  * changes itself), so it only checks its arguments. */

@@ -6,7 +6,12 @@
  * safety invariants: at most one node with status.is_leader at any instant
  * (paused nodes included: their leadership must lapse on its own), at most
  * one node between started_leading and stopped_leading among running nodes,
- * and terms that only grow.
+ * terms that only grow, and no term held by two identities.
+ *
+ * The store can forget (sim_forget: the record vanishes, as a deleted key or
+ * a store restarted empty would) or go back to an older record
+ * (sim_snapshot/sim_restore: a failover to a replica that missed the last
+ * writes).
  */
 #ifndef ELECTOR_TEST_SIM_H
 #define ELECTOR_TEST_SIM_H
@@ -16,6 +21,7 @@
 
 #define SIM_MAX_NODES 8
 #define SIM_MAX_EVENTS 64
+#define SIM_MAX_TERMS 4096
 
 enum node_state { NODE_RUNNING = 0, NODE_PAUSED, NODE_CRASHED };
 
@@ -30,6 +36,7 @@ struct sim_node {
 	int64_t term;
 	int64_t started_at, stopped_at;
 	int n_started, n_stopped;
+	int same_instant; /* steps in a row without the clock moving */
 	char events[SIM_MAX_EVENTS][96];
 	int n_events;
 	struct sim *sim;
@@ -44,7 +51,21 @@ struct sim {
 	int two_leaders; /* invariant violations */
 	int two_cb_leaders;
 	int term_regressions;
+	int shared_terms;    /* a term started by two identities, the second
+	                        of which had seen it */
+	int spins;           /* an engine stepping at one instant forever */
+	int forgotten_terms; /* a term started again by a node that never
+	                        saw it (the store lost it first) */
+	int64_t term_of[SIM_MAX_TERMS]; /* terms started, and by whom: */
+	int owner_of[SIM_MAX_TERMS];
+	int n_terms;
 	long steps;
+};
+
+struct sim_snap {
+	int exists;
+	struct elector_record rec;
+	uint64_t version;
 };
 
 void sim_init(struct sim *s, int watch, int64_t ld, int64_t rd, int64_t rp);
@@ -59,5 +80,18 @@ int sim_leader(struct sim *s);
 int sim_stop(struct sim *s, int i);
 void sim_free(struct sim *s);
 int64_t sim_now(const struct sim *s);
+/* Store a released record (term 0), as a previous run would have left: a
+ * lone node then takes it at once instead of waiting out the cold-start
+ * rule for a missing record. */
+void sim_seed(struct sim *s);
+/* The record vanishes; watchers are told the record changed. */
+void sim_forget(struct sim *s);
+void sim_snapshot(const struct sim *s, struct sim_snap *snap);
+/* The store goes back to *snap (its record and version). */
+void sim_restore(struct sim *s, const struct sim_snap *snap);
+/* A paused node runs again, starting with its overdue step. */
+void sim_resume(struct sim *s, int i);
+/* Safety counters all zero. */
+int sim_safe(const struct sim *s);
 
 #endif
