@@ -90,11 +90,14 @@ def test_command_exit_status_and_release(anybuild, procs, tmp_path):
 
 
 def test_command_not_found(anybuild, procs, tmp_path):
+    """Checked at start, on every replica, before taking part: exit 2."""
     d = start(procs, anybuild, ["run", "--election", "nf", "--id", "n1",
                                "--file-path", str(tmp_path / "l.json")] + FAST +
                     ["--", "/nonexistent/cmd"], "n1", http=False)
-    assert d.proc.wait(20) == 127
-    assert "cannot start command '/nonexistent/cmd'" in d.log()
+    assert d.proc.wait(20) == 2
+    assert "command '/nonexistent/cmd' not found" in d.log()
+    assert "acquire" not in d.log()
+    assert not (tmp_path / "l.json").exists()
 
 
 def test_sigterm_while_following_exits_zero(anybuild, procs, tmp_path):
