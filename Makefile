@@ -127,6 +127,9 @@ $$(BUILD)/lib/elector/$(1).so: $$($(1)_OBJS) $$(COMMON_LIB)
 endef
 $(foreach b,$(BACKENDS),$(eval $(call backend_rule,$(b))))
 
+# test_keeper compiles core/keeper.c in (a daemon source, not in the library).
+$(BUILD)/tests/test_keeper: core/keeper.c core/keeper.h
+
 $(BUILD)/tests/%: tests/unit/%.c $(STATIC_LIB) $(UNIT_HELPER_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) $(LIB_CFLAGS) -Itests/unit $(CFLAGS) $(LDFLAGS) -o $@ $< $(UNIT_HELPER_OBJS) $(STATIC_LIB) $(LIB_LIBS)

@@ -63,8 +63,13 @@ static int begin_stop(struct elector_keeper *k, int64_t now,
 		return 0;
 	k->why = why;
 	if (k->phase == ELECTOR_KP_RUNNING && k->alive) {
+		/* The grace runs from the deadline at the latest: the
+		 * command must be dead by T + grace, so a keeper that wakes
+		 * late (a thawed container, a starved CPU) has less of it,
+		 * or none. */
 		k->phase = ELECTOR_KP_STOPPING;
-		k->kill_at = now + k->grace_ms;
+		k->kill_at =
+		    (now < k->valid_until ? now : k->valid_until) + k->grace_ms;
 		return ELECTOR_KA_TERM;
 	}
 	k->phase = ELECTOR_KP_DONE;
