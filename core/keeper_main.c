@@ -26,9 +26,15 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "clock.h"
 #include "log.h"
 #include "proctree.h"
+
+static int64_t boot_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_BOOTTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 struct kctx {
 	struct elector_keeper k;
@@ -221,8 +227,8 @@ static void perform(struct kctx *c, int acts)
 
 static void feed(struct kctx *c, int type, int64_t value)
 {
-	int acts = elector_keeper_step(&c->k, elector_mono_ms(), type, value,
-	                               &c->wake_at);
+	int acts =
+	    elector_keeper_step(&c->k, boot_ms(), type, value, &c->wake_at);
 	perform(c, acts);
 }
 

@@ -40,7 +40,31 @@ struct elector_run {
 	int pending; /* the command ended for good; not yet reported */
 	int pending_code;
 	int shutdown;
+	char exe[4096]; /* the keeper executable, or /proc/self/exe */
+	int own_exe;    /* exe is elector itself (hidden __keeper mode) */
 };
+
+/* elector-keeper beside our own executable if it is there (small: libc
+ * only), else ourselves in the hidden keeper mode. */
+static void find_keeper(struct elector_run *r)
+{
+	char self[4096];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+	if (n > 0) {
+		self[n] = '\0';
+		char *slash = strrchr(self, '/');
+		if (slash != NULL) {
+			*slash = '\0';
+			int w = snprintf(r->exe, sizeof r->exe,
+			                 "%s/elector-keeper", self);
+			if (w > 0 && (size_t)w < sizeof r->exe &&
+			    access(r->exe, X_OK) == 0)
+				return;
+		}
+	}
+	snprintf(r->exe, sizeof r->exe, "/proc/self/exe");
+	r->own_exe = 1;
+}
 
 int elector_run_new(const struct elector_run_opts *o, struct elector_run **out)
 {
@@ -51,6 +75,8 @@ int elector_run_new(const struct elector_run_opts *o, struct elector_run **out)
 	r->o = *o;
 	r->ctl = -1;
 	r->rep = -1;
+	find_keeper(r);
+	LOG_DEBUG("run: keeper executable %s", r->exe);
 	*out = r;
 	return 0;
 }
@@ -120,8 +146,8 @@ static int high_pipe(int p[2])
 	return 0;
 }
 
-/* Under mu: exec /proc/self/exe as the keeper with the pipes on fds 3
- * and 4. Returns 0 or an errno. */
+/* Under mu: exec the keeper with the pipes on fds 3 and 4. Returns 0 or
+ * an errno. */
 static int spawn_keeper(struct elector_run *r, int64_t term,
                         int64_t valid_until)
 {
@@ -151,7 +177,7 @@ static int spawn_keeper(struct elector_run *r, int64_t term,
 	int rc = ENOMEM;
 	if (kargv == NULL || envp == NULL)
 		goto out;
-	kargv[0] = "elector";
+	kargv[0] = r->own_exe ? "elector" : "elector-keeper";
 	kargv[1] = ELECTOR_KEEPER_ARG;
 	for (int i = 0; i < 7; i++)
 		kargv[2 + i] = a[i];
@@ -177,7 +203,7 @@ static int spawn_keeper(struct elector_run *r, int64_t term,
 	posix_spawnattr_setsigmask(&attr, &none);
 	posix_spawnattr_setsigdefault(&attr, &all);
 	pid_t pid = 0;
-	rc = posix_spawn(&pid, "/proc/self/exe", &fa, &attr, kargv, envp);
+	rc = posix_spawn(&pid, r->exe, &fa, &attr, kargv, envp);
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&attr);
 out:

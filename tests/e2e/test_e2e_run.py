@@ -107,6 +107,8 @@ def test_sigterm_while_following_exits_zero(anybuild, procs, tmp_path):
                        env={"OUT": str(out)})
     leader = wait_one_leader(ds)
     follower = [d for d in ds if d is not leader][0]
+    # the keeper starts the command a few ms after the leader reports
+    wait_until(lambda: len(lines(out)) >= 1, 10, what="command started")
     assert follower.stop() == 0
     assert leader.alive() and len(lines(out)) == 1
     assert os.path.exists(out)
