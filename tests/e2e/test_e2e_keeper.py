@@ -567,3 +567,30 @@ def test_status_carries_the_deadline(anybuild, procs, tmp_path):
     st = f.wait_http(15)
     assert st["is_leader"] is False
     assert st["valid_until_ms"] == 0 and st["valid_ms_left"] == 0
+
+
+def test_keeper_fallback_without_elector_keeper(anybuild, procs, tmp_path):
+    """A lone elector binary (no elector-keeper beside it) runs itself as
+    the keeper (/proc/self/exe __keeper) with the same guarantees."""
+    import shutil
+    from elector_harness import Build
+    root = tmp_path / "lone"
+    (root / "bin").mkdir(parents=True)
+    shutil.copy(anybuild.bin, str(root / "bin" / "elector"))
+    os.symlink(os.path.join(anybuild.path, "lib"), str(root / "lib"))
+    lone = Build(str(root))
+    ticks = str(tmp_path / "ticks")
+    d, _ = one(procs, lone, tmp_path,
+               ticker=tick_oracle.ticker_cmd(ticks, "k1", grandchild=True))
+    try:
+        wait_until(lambda: len(tick_oracle.live_tickers(ticks)) >= 2, 15,
+                   what="command and grandchild ticking")
+        k = keeper_of(d)
+        with open("/proc/%d/cmdline" % k, "rb") as f:
+            argv = f.read().split(b"\0")
+        assert argv[0] == b"elector" and argv[1] == b"__keeper", argv
+        d.kill()
+        wait_until(lambda: not tick_oracle.live_tickers(ticks), 5,
+                   interval=0.002, what="command and grandchild dead")
+    finally:
+        tick_oracle.kill_tickers(ticks)
