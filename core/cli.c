@@ -684,8 +684,17 @@ void elector_cli_usage(FILE *f)
 	fprintf(f, "\nAlso accepted: -election, -id, -http (:PORT = all addresses), "
 	        "-kubeconfig, -namespace,\n-lock-type, -ttl (k8s-elector); --node-id, "
 	        "--leaselock.name, --leaselock.namespace (client-go demos).\n"
+	        "Signals: SIGTERM, SIGINT, SIGHUP, SIGQUIT stop (the command too), "
+	        "release, exit 0;\nSIGUSR1 hands the leadership over and stays a "
+	        "follower; others are ignored.\n"
+	        "Run mode: a keeper process (elector-keeper) kills the command when "
+	        "the leadership\ndeadline passes unrenewed, when elector dies, or on "
+	        "loss of leadership. The command\nis checked at start (PATH, execute "
+	        "bit). In a Kubernetes Deployment use --restart always\nfor a command "
+	        "meant to run on the leader forever.\n"
 	        "Exit codes: 0 clean stop, 1 runtime failure, 2 bad usage or "
-	        "configuration;\nrun mode: the command's status (128+signal if killed).\n");
+	        "configuration;\nrun mode with --restart never: the command's status "
+	        "(128+signal if killed).\n");
 }
 
 int elector_cli_split_hostport(const char *s, char *host, size_t hostcap,
