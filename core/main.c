@@ -301,6 +301,16 @@ out:
 	return code;
 }
 
+/* How long a stop may wait for the keeper beyond the kill grace: half of
+ * lease - renew - grace (the time left before another node may take
+ * over), between 20 ms and 2 s. */
+static int64_t stop_slack(const struct elector_cli *cli)
+{
+	int64_t left = (cli->lease_duration_ms - cli->renew_deadline_ms -
+	                cli->kill_grace_ms) / 2;
+	return left < 20 ? 20 : left > 2000 ? 2000 : left;
+}
+
 /* Run the election until a signal, or the command's exit in run mode. */
 static int take_part(const struct elector_cli *cli, int run_mode)
 {
@@ -335,6 +345,8 @@ static int take_part(const struct elector_cli *cli, int run_mode)
 			.argv = cli->cmd_argv,
 			.path = cli->cmd_path,
 			.kill_grace_ms = cli->kill_grace_ms,
+			/* half of what is left before a takeover */
+			.stop_slack_ms = stop_slack(cli),
 			.restart = (enum elector_restart)cli->restart,
 			.backoff_min_ms = cli->restart_backoff_min_ms,
 			.backoff_max_ms = cli->restart_backoff_max_ms,

@@ -20,10 +20,6 @@
 
 extern char **environ;
 
-/* How long a stop waits for the keeper beyond the kill grace before it
- * SIGKILLs the keeper (its command dies with it: PR_SET_PDEATHSIG). */
-#define STOP_SLACK_MS 2000
-
 struct elector_run {
 	pthread_mutex_t mu;
 	struct elector_run_opts o;
@@ -366,7 +362,10 @@ void elector_run_stop(struct elector_run *r, const char *why)
 	}
 	LOG_INFO("run: stopping the command: %s", why);
 	send_msg(r, ELECTOR_KM_STOP, 0);
-	int64_t until = elector_mono_ms() + r->o.kill_grace_ms + STOP_SLACK_MS;
+	/* A keeper that does not answer in time (SIGSTOPped, wedged) is
+	 * SIGKILLed: its command dies with it (PR_SET_PDEATHSIG). */
+	int64_t until =
+	    elector_mono_ms() + r->o.kill_grace_ms + r->o.stop_slack_ms;
 	read_reports(r);
 	while (!r->done && !r->eof) {
 		int64_t left = until - elector_mono_ms();

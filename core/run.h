@@ -26,6 +26,9 @@ struct elector_run_opts {
 	char **argv;      /* NULL-terminated, borrowed */
 	const char *path; /* argv[0] resolved (cli.c), borrowed */
 	int64_t kill_grace_ms;
+	int64_t stop_slack_ms; /* a stop waits kill_grace + this for the
+	                          keeper before SIGKILLing it (its command
+	                          dies with it) */
 	enum elector_restart restart;
 	int64_t backoff_min_ms, backoff_max_ms;
 	const char *election; /* borrowed */

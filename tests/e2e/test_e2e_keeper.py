@@ -9,6 +9,7 @@ holder.
 
 Randomised trials inject faults into the file and redis stores: elector
 SIGKILL, elector SIGSTOP for 0.5-2x lease then SIGCONT, keeper SIGKILL,
+keeper SIGSTOP for 0.5-2x lease then SIGCONT,
 SIGHUP/SIGQUIT/SIGUSR1 to elector, a child that ignores SIGTERM, a child
 that double-forks a ticking grandchild, and a container freeze (elector,
 keeper and command stopped together and resumed). Bounds are on safety,
@@ -37,7 +38,7 @@ TIMINGS = timing_args("1200ms", "600ms", "150ms") + ["--kill-grace", "200ms"]
 VARIANTS = {"r1": {}, "r2": {"ignore_term": True}, "r3": {"grandchild": True}}
 RESTART = {"r1": ["--restart", "always", "--restart-backoff", "50ms:400ms"]}
 
-FAULTS = ("kill9", "stop", "keeper9", "hup", "quit", "usr1")
+FAULTS = ("kill9", "stop", "keeper9", "keeperstop", "hup", "quit", "usr1")
 
 
 # ---- helpers -----------------------------------------------------------
@@ -203,6 +204,15 @@ def inject(cl, fault, rng):
             signal_pids([pid], signal.SIGKILL)
             return "kill9 %s (no keeper)" % name
         signal_pids([k], signal.SIGKILL)
+    elif fault == "keeperstop":
+        k = keeper_of(d)
+        if k is None:
+            return None
+        dur = rng.uniform(0.5, 2.0) * LEASE_S
+        signal_pids([k], signal.SIGSTOP)
+        time.sleep(dur)
+        signal_pids([k], signal.SIGCONT)
+        return "%s %s %.2fs" % (fault, name, dur)
     elif fault == "hup":
         signal_pids([pid], signal.SIGHUP)
     elif fault == "quit":
@@ -592,5 +602,28 @@ def test_keeper_fallback_without_elector_keeper(anybuild, procs, tmp_path):
         d.kill()
         wait_until(lambda: not tick_oracle.live_tickers(ticks), 5,
                    interval=0.002, what="command and grandchild dead")
+    finally:
+        tick_oracle.kill_tickers(ticks)
+
+
+def test_stopped_keeper_is_killed_on_stop(anybuild, procs, tmp_path):
+    """A SIGSTOPped keeper cannot answer a stop: elector SIGKILLs it after
+    kill-grace + half the slack before a takeover, and the command (and
+    its grandchild) die with it."""
+    ticks = str(tmp_path / "ticks")
+    d, _ = one(procs, anybuild, tmp_path,
+               ticker=tick_oracle.ticker_cmd(ticks, "k1", grandchild=True))
+    try:
+        wait_until(lambda: len(tick_oracle.live_tickers(ticks)) >= 2, 15,
+                   what="command and grandchild ticking")
+        k = keeper_of(d)
+        os.kill(k, signal.SIGSTOP)
+        t0 = time.monotonic()
+        d.signal(signal.SIGTERM)
+        assert d.proc.wait(15) == 0
+        assert not tick_oracle.live_tickers(ticks)
+        assert "did not stop the command in time" in d.log()
+        # grace 200 ms + slack (1200 - 600 - 200) / 2 = 200 ms; loose bound
+        assert time.monotonic() - t0 < 5
     finally:
         tick_oracle.kill_tickers(ticks)
