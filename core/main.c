@@ -34,10 +34,11 @@
 #include "run.h"
 #include "timeutil.h"
 
-/* How often run mode feeds the keeper the leadership deadline and
- * re-checks leadership while the engine thread may be blocked in a store
- * request (DESIGN §6: act at once on an expiry). */
-#define RUN_CHECK_MS 50
+/* Run mode looks at the leadership again at most this long after an
+ * expected renew that has not shown up yet, and at the latest at the
+ * deadline (DESIGN §6: act at once on an expiry, even while the engine
+ * thread is blocked in a store request). */
+#define RUN_POLL_MS 5
 
 struct daemon_ctx {
 	struct elector_run *run;     /* run mode only */
@@ -156,11 +157,15 @@ static enum sig_action read_signals(int sfd)
 }
 
 /* Run mode, after any wake-up: reports from the keeper, the deadline,
- * leadership. Returns 1 with *code when elector should exit. */
-static int run_check(struct elector *el, struct elector_run *run, int *code)
+ * leadership. Returns 1 with *code when elector should exit; else sets
+ * *timeout (ms, -1: none) for the next look. */
+static int run_check(struct elector *el, struct elector_run *run,
+                     int64_t renew_ms, int64_t retry_ms, int *code,
+                     int *timeout)
 {
 	struct elector_status_info st;
 	enum elector_run_event ev = elector_run_poll(run, code);
+	*timeout = -1;
 	if (ev == ELECTOR_RUN_EXITED) {
 		LOG_INFO("command exited with status %d; releasing and exiting",
 		         *code);
@@ -175,10 +180,21 @@ static int run_check(struct elector *el, struct elector_run *run, int *code)
 	}
 	if (!elector_run_active(run))
 		return 0;
-	if (st.is_leader)
-		elector_run_feed(run, st.valid_until_ms);
-	else
+	if (!st.is_leader) {
 		elector_run_stop(run, "leadership no longer valid");
+		return 0;
+	}
+	/* Feed the keeper, then wake just after the next renew should have
+	 * landed (its start: the deadline - renew + retry), polling briefly
+	 * while it has not, so the keeper's deadline lags the engine's by a
+	 * few ms, not a whole retry period. */
+	elector_run_feed(run, st.valid_until_ms);
+	int64_t now = st.valid_until_ms - st.valid_ms_left;
+	int64_t next = st.valid_until_ms - renew_ms + retry_ms + 1;
+	int64_t t = next > now ? next - now : RUN_POLL_MS;
+	if (t > st.valid_ms_left)
+		t = st.valid_ms_left;
+	*timeout = (int)(t < 1 ? 1 : t);
 	return 0;
 }
 
@@ -186,16 +202,17 @@ static int run_check(struct elector *el, struct elector_run *run, int *code)
  * code for a stop the loop decided (0 on SIGTERM/SIGINT/SIGHUP/SIGQUIT);
  * *handover is set on SIGUSR1. Sleeps without a timeout unless a command
  * runs. */
-static int main_loop(struct elector *el, int sfd, int wake_fd,
-                     struct elector_run *run, int *handover)
+static int main_loop(const struct elector_cli *cli, struct elector *el,
+                     int sfd, int wake_fd, struct elector_run *run,
+                     int *handover)
 {
+	int timeout = -1;
 	*handover = 0;
 	for (;;) {
 		int rfd = run != NULL ? elector_run_fd(run) : -1;
 		struct pollfd pfd[3] = {{.fd = sfd, .events = POLLIN},
 		                        {.fd = wake_fd, .events = POLLIN},
 		                        {.fd = rfd, .events = POLLIN}};
-		int timeout = run != NULL && elector_run_active(run) ? RUN_CHECK_MS : -1;
 		int n = poll(pfd, 3, timeout);
 		if (n < 0 && errno != EINTR) {
 			LOG_ERROR("poll: %s", strerror(errno));
@@ -213,7 +230,9 @@ static int main_loop(struct elector *el, int sfd, int wake_fd,
 			return 0;
 		}
 		int code;
-		if (run != NULL && run_check(el, run, &code))
+		if (run != NULL &&
+		    run_check(el, run, cli->renew_deadline_ms,
+		              cli->retry_period_ms, &code, &timeout))
 			return code;
 	}
 }
@@ -284,7 +303,7 @@ static int one_stint(const struct elector_cli *cli, struct daemon_ctx *ctx,
 		LOG_ERROR("cannot start the election thread");
 		goto out;
 	}
-	code = main_loop(ctx->el, sfd, ctx->wake_fd, ctx->run, handover);
+	code = main_loop(cli, ctx->el, sfd, ctx->wake_fd, ctx->run, handover);
 out:
 	if (ctx->run != NULL && !*handover)
 		elector_run_shutdown(ctx->run);
