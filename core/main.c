@@ -89,7 +89,7 @@ static void on_stopped(void *ud)
  * keeps its own real-time signals out of sigprocmask; SIGRTMIN is the
  * first one applications may use.
  */
-static int block_signals(sigset_t *set, int *sfd)
+static void handled_signals(sigset_t *set)
 {
 	static const int sigs[] = {SIGTERM, SIGINT,    SIGHUP,  SIGQUIT,
 	                           SIGUSR1, SIGUSR2,   SIGCHLD, SIGALRM,
@@ -100,6 +100,13 @@ static int block_signals(sigset_t *set, int *sfd)
 		sigaddset(set, sigs[i]);
 	for (int s = SIGRTMIN; s <= SIGRTMAX; s++)
 		sigaddset(set, s);
+}
+
+/* The mask is set first thing in main(), so a signal that arrives while
+ * we parse options waits here instead of killing us with 128+N. */
+static int block_signals(sigset_t *set, int *sfd)
+{
+	handled_signals(set);
 	if (pthread_sigmask(SIG_BLOCK, set, NULL) != 0)
 		return -1;
 	*sfd = signalfd(-1, set, SFD_CLOEXEC | SFD_NONBLOCK);
@@ -418,6 +425,11 @@ int main(int argc, char **argv)
 	if (argc > 1 && strcmp(argv[1], ELECTOR_KEEPER_ARG) == 0)
 		return elector_keeper_main(argc, argv);
 	signal(SIGPIPE, SIG_IGN);
+	/* Held until take_part() reads them from its signalfd; released at
+	 * once for the short-lived commands (get, help, BACKEND-VERB). */
+	sigset_t handled;
+	handled_signals(&handled);
+	pthread_sigmask(SIG_BLOCK, &handled, NULL);
 	enum elector_cli_mode mode = ELECTOR_CLI_DAEMON;
 	int first = 1;
 	char name[64] = "", verb[64] = "";
@@ -465,6 +477,8 @@ int main(int argc, char **argv)
 	elector_log_setup(level > ELECTOR_LOG_TRACE ? ELECTOR_LOG_TRACE : level,
 	                  cli.log_json ? ELECTOR_LOG_JSON : ELECTOR_LOG_TEXT);
 	int code;
+	if (mode == ELECTOR_CLI_GET || mode == ELECTOR_CLI_COMMAND)
+		pthread_sigmask(SIG_UNBLOCK, &handled, NULL);
 	switch (mode) {
 	case ELECTOR_CLI_GET:
 		code = elector_cmd_get(&cli);
