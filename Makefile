@@ -49,7 +49,10 @@ LIB_CFLAGS := $(call pc_cflags,jansson)
 # Optional daemon modules, dlopen'ed only when their feature is on so the
 # daemon maps no TLS client stack: build/lib/elector/ext/NAME.so.
 MODULE_SRCS := core/podlabel.c
-DAEMON_SRCS := $(filter-out $(LIB_SRCS) $(MODULE_SRCS),$(wildcard core/*.c))
+# The keeper as its own executable (libc only; see core/keeper_bin.c).
+KEEPER_SRCS := core/keeper_bin.c core/keeper.c core/keeper_main.c \
+               core/proctree.c core/log.c
+DAEMON_SRCS := $(filter-out $(LIB_SRCS) $(MODULE_SRCS) core/keeper_bin.c,$(wildcard core/*.c))
 DAEMON_LIBS := $(call pc_libs,libmicrohttpd) -ldl -lpthread
 DAEMON_CFLAGS := $(call pc_cflags,libmicrohttpd)
 MODULES := $(BUILD)/lib/elector/ext/podlabel.so
@@ -70,6 +73,7 @@ TEST_PROGS :=
 -include $(wildcard scripts/*.mk)
 
 ELECTOR_BIN := $(BUILD)/bin/elector
+KEEPER_BIN := $(BUILD)/bin/elector-keeper
 LIBELECTOR := $(BUILD)/lib/libelector.so
 STATIC_LIB := $(BUILD)/obj/libelector.a
 
@@ -83,7 +87,7 @@ UNIT_HELPER_OBJS := $(UNIT_HELPERS:%.c=$(BUILD)/obj/%.o)
         uninstall clean help fuzz
 .DEFAULT_GOAL := all
 
-all: $(ELECTOR_BIN) $(LIBELECTOR) $(PLUGINS) $(MODULES)  ## build daemon, library, plugins
+all: $(ELECTOR_BIN) $(KEEPER_BIN) $(LIBELECTOR) $(PLUGINS) $(MODULES)  ## build daemon, library, plugins
 lib: $(LIBELECTOR)
 daemon: $(ELECTOR_BIN)
 plugins: $(PLUGINS)
@@ -106,6 +110,10 @@ $(ELECTOR_BIN): $(DAEMON_OBJS) $(STATIC_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) -rdynamic $(LDFLAGS) -o $@ $(DAEMON_OBJS) $(STATIC_LIB) $(DAEMON_LIBS) $(LIB_LIBS)
 
+$(KEEPER_BIN): $(KEEPER_SRCS:%.c=$(BUILD)/obj/%.o)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^
+
 $(BUILD)/obj/core/podlabel.o: BASE_CFLAGS += $(call pc_cflags,libcurl)
 $(BUILD)/lib/elector/ext/podlabel.so: $(BUILD)/obj/core/podlabel.o
 	@mkdir -p $(dir $@)
@@ -126,6 +134,9 @@ $$(BUILD)/lib/elector/$(1).so: $$($(1)_OBJS) $$(COMMON_LIB)
 	$$(CC) -shared -Wl,--no-undefined $$(LDFLAGS) -o $$@ $$($(1)_OBJS) $$(COMMON_LIB) $$($(1)_LIBS)
 endef
 $(foreach b,$(BACKENDS),$(eval $(call backend_rule,$(b))))
+
+# test_keeper compiles core/keeper.c in (a daemon source, not in the library).
+$(BUILD)/tests/test_keeper: core/keeper.c core/keeper.h
 
 $(BUILD)/tests/%: tests/unit/%.c $(STATIC_LIB) $(UNIT_HELPER_OBJS)
 	@mkdir -p $(dir $@)
@@ -161,6 +172,7 @@ install: all  ## install under $(DESTDIR)$(PREFIX)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/elector \
 	  $(DESTDIR)$(PREFIX)/include/elector $(DESTDIR)$(PREFIX)/lib/pkgconfig
 	install -m 0755 $(ELECTOR_BIN) $(DESTDIR)$(PREFIX)/bin/elector
+	install -m 0755 $(KEEPER_BIN) $(DESTDIR)$(PREFIX)/bin/elector-keeper
 	install -m 0755 $(LIBELECTOR) $(DESTDIR)$(PREFIX)/lib/libelector.so.0
 	ln -sf libelector.so.0 $(DESTDIR)$(PREFIX)/lib/libelector.so
 	install -m 0755 $(PLUGINS) $(DESTDIR)$(PREFIX)/lib/elector/
@@ -172,7 +184,8 @@ install: all  ## install under $(DESTDIR)$(PREFIX)
 	  scripts/elector.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/elector.pc
 
 uninstall:
-	rm -rf $(DESTDIR)$(PREFIX)/bin/elector $(DESTDIR)$(PREFIX)/lib/elector \
+	rm -rf $(DESTDIR)$(PREFIX)/bin/elector $(DESTDIR)$(PREFIX)/bin/elector-keeper \
+	  $(DESTDIR)$(PREFIX)/lib/elector \
 	  $(DESTDIR)$(PREFIX)/lib/libelector.so $(DESTDIR)$(PREFIX)/lib/libelector.so.0 \
 	  $(DESTDIR)$(PREFIX)/include/elector $(DESTDIR)$(PREFIX)/lib/pkgconfig/elector.pc
 

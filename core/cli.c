@@ -3,6 +3,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <sys/stat.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 #include <unistd.h>
 
 #include "elector/elector.h"
+#include "keeper.h"
 #include "timeutil.h"
 
 enum opt_type {
@@ -26,7 +28,7 @@ enum opt_id {
 	O_ELECTION, O_NAMESPACE, O_ID, O_BACKEND, O_BACKEND_OPT, O_KUBECONFIG,
 	O_REDIS_URL, O_GIST_ID, O_GIST_TOKEN_FILE, O_FILE_PATH, O_LEASE,
 	O_RENEW, O_RETRY, O_HTTP, O_RELEASE, O_LOG_FORMAT, O_VERBOSE,
-	O_PLUGIN_DIR, O_KILL_GRACE, O_LABEL_POD, O_LOCK_TYPE, O_TTL, O_HELP
+	O_PLUGIN_DIR, O_KILL_GRACE, O_RESTART, O_RESTART_BACKOFF, O_LABEL_POD, O_LOCK_TYPE, O_TTL, O_HELP
 };
 
 struct opt {
@@ -82,6 +84,11 @@ static const struct opt OPTS[] = {
 	{"kill-grace", NULL, OT_DURATION, O_KILL_GRACE, "DURATION",
 	 "min(5s, (lease-duration - renew-deadline)/2)",
 	 "run mode: SIGTERM to SIGKILL delay; must be < lease-duration - renew-deadline", NULL},
+	{"restart", NULL, OT_STRING, O_RESTART, "never|on-failure|always", "never",
+	 "run mode: start the command again when it exits while we lead "
+	 "(never: its exit ends elector)", NULL},
+	{"restart-backoff", NULL, OT_STRING, O_RESTART_BACKOFF, "MIN[:MAX]", "1s:30s",
+	 "run mode: delay before a restart, doubling up to MAX", NULL},
 	{"label-pod", NULL, OT_BOOL, O_LABEL_POD, NULL, "false",
 	 "label this pod role=leader|follower at every transition (Kubernetes)", NULL},
 	{"lock-type", NULL, OT_STRING, O_LOCK_TYPE, "TYPE", "",
@@ -205,6 +212,35 @@ static int set_duration(struct pstate *ps, const char *v, const char *src,
 	return 0;
 }
 
+/* "MIN[:MAX]": both Go durations, 0 < MIN <= MAX <= 1h. */
+static int set_backoff(struct pstate *ps, const char *v, const char *src)
+{
+	struct elector_cli *c = ps->cli;
+	char min[64], why[160];
+	const char *colon = strchr(v, ':');
+	size_t n = colon ? (size_t)(colon - v) : strlen(v);
+	int64_t lo, hi;
+	if (n >= sizeof min)
+		goto bad;
+	memcpy(min, v, n);
+	min[n] = '\0';
+	if (elector_duration_parse(min, &lo, why, sizeof why) != ELECTOR_OK)
+		goto bad;
+	if (colon == NULL)
+		hi = lo > 30000 ? lo : 30000;
+	else if (elector_duration_parse(colon + 1, &hi, why, sizeof why) != ELECTOR_OK)
+		goto bad;
+	if (lo <= 0 || hi < lo || hi > 3600000)
+		goto bad;
+	c->restart_backoff_min_ms = lo;
+	c->restart_backoff_max_ms = hi;
+	return 0;
+bad:
+	return fail(ps, "%s: '%s' is not a backoff: use MIN or MIN:MAX, Go durations "
+	            "with 0 < MIN <= MAX <= 1h (e.g. 1s:30s; the delay doubles from "
+	            "MIN up to MAX)", src, v);
+}
+
 /* Apply one option value; src names where it came from for messages. */
 static int apply(struct pstate *ps, const struct opt *o, const char *v,
                  const char *src)
@@ -232,6 +268,15 @@ static int apply(struct pstate *ps, const struct opt *o, const char *v,
 	case O_RETRY: ps->retry_set = true; return set_duration(ps, v, src, &c->retry_period_ms);
 	case O_KILL_GRACE: ps->grace_set = true; return set_duration(ps, v, src, &c->kill_grace_ms);
 	case O_TTL: return set_duration(ps, v, src, &ps->ttl_ms);
+	case O_RESTART: {
+		enum elector_restart r;
+		if (elector_restart_parse(v, &r) != 0)
+			return fail(ps, "%s: unknown restart policy '%s' (use never, "
+			            "on-failure or always)", src, v);
+		c->restart = (int)r;
+		break;
+	}
+	case O_RESTART_BACKOFF: return set_backoff(ps, v, src);
 	case O_HTTP: c->http = v; break;
 	case O_RELEASE: c->release_on_exit = b; break;
 	case O_LABEL_POD: c->label_pod = b; break;
@@ -442,6 +487,73 @@ static int default_identity(struct pstate *ps)
 	return 0;
 }
 
+/* Check one candidate path for the command: 0 when it is an executable
+ * regular file, else a reason. */
+static const char *not_runnable(const char *path)
+{
+	struct stat sb;
+	if (stat(path, &sb) != 0)
+		return errno == ENOENT || errno == ENOTDIR ? "not found" : strerror(errno);
+	if (S_ISDIR(sb.st_mode))
+		return "is a directory";
+	if (!S_ISREG(sb.st_mode))
+		return "is not a regular file";
+	if (access(path, X_OK) != 0)
+		return "is not executable (chmod +x it, or run it through its "
+		       "interpreter: -- sh SCRIPT)";
+	return NULL;
+}
+
+/* Resolve cmd_argv[0] as execvp would (PATH, default /usr/local/bin:
+ * /usr/bin:/bin), into cmd_path, so a typo fails on every replica at
+ * start and not only on the one that wins. */
+static int resolve_command(struct pstate *ps)
+{
+	struct elector_cli *c = ps->cli;
+	const char *cmd = c->cmd_argv[0];
+	if (cmd[0] == '\0')
+		return fail(ps, "run: the command is empty: elector run [OPTIONS] -- CMD");
+	if (strchr(cmd, '/') != NULL) {
+		const char *why = not_runnable(cmd);
+		if (why != NULL)
+			return fail(ps, "run: command '%s' %s", cmd, why);
+		if (strlen(cmd) >= sizeof c->cmd_path)
+			return fail(ps, "run: command path too long");
+		snprintf(c->cmd_path, sizeof c->cmd_path, "%s", cmd);
+		return 0;
+	}
+	const char *path = getenv("PATH");
+	if (path == NULL || *path == '\0')
+		path = "/usr/local/bin:/usr/bin:/bin";
+	const char *first_why = NULL;
+	char first[sizeof c->cmd_path] = "";
+	for (const char *p = path;; p++) {
+		size_t n = strcspn(p, ":");
+		char cand[sizeof c->cmd_path];
+		int w = snprintf(cand, sizeof cand, "%.*s%s%s", (int)n, n ? p : ".",
+		                 "/", cmd);
+		if (w > 0 && (size_t)w < sizeof cand) {
+			const char *why = not_runnable(cand);
+			if (why == NULL) {
+				snprintf(c->cmd_path, sizeof c->cmd_path, "%s", cand);
+				return 0;
+			}
+			if (first_why == NULL && strcmp(why, "not found") != 0) {
+				first_why = why;
+				snprintf(first, sizeof first, "%s", cand);
+			}
+		}
+		p += n;
+		if (*p == '\0')
+			break;
+	}
+	if (first_why != NULL)
+		return fail(ps, "run: command '%s' found as %s, which %s", cmd, first,
+		            first_why);
+	return fail(ps, "run: command '%s' not found in PATH (%s): check the "
+	            "spelling, install it, or give its full path", cmd, path);
+}
+
 static int finish(struct pstate *ps, enum elector_cli_mode mode)
 {
 	struct elector_cli *c = ps->cli;
@@ -475,6 +587,8 @@ static int finish(struct pstate *ps, enum elector_cli_mode mode)
 		             ? "lease" : "file";
 	if (mode == ELECTOR_CLI_RUN && c->cmd_argc == 0)
 		return fail(ps, "run needs a command: elector run [OPTIONS] -- CMD [ARGS...]");
+	if (mode == ELECTOR_CLI_RUN && resolve_command(ps) != 0)
+		return 2;
 	if (c->http != NULL) {
 		char h[256], p[16];
 		if (elector_cli_split_hostport(c->http, h, sizeof h, p, sizeof p, ps->err,
@@ -510,6 +624,9 @@ int elector_cli_parse(struct elector_cli *cli, enum elector_cli_mode mode,
 	cli->renew_deadline_ms = ELECTOR_DEFAULT_RENEW_DEADLINE_MS;
 	cli->retry_period_ms = ELECTOR_DEFAULT_RETRY_PERIOD_MS;
 	cli->release_on_exit = true;
+	cli->restart = ELECTOR_RESTART_NEVER;
+	cli->restart_backoff_min_ms = 1000;
+	cli->restart_backoff_max_ms = 30000;
 	struct pstate ps = {.cli = cli, .err = err, .errlen = errlen};
 	if (errlen > 0)
 		err[0] = '\0';
@@ -567,8 +684,17 @@ void elector_cli_usage(FILE *f)
 	fprintf(f, "\nAlso accepted: -election, -id, -http (:PORT = all addresses), "
 	        "-kubeconfig, -namespace,\n-lock-type, -ttl (k8s-elector); --node-id, "
 	        "--leaselock.name, --leaselock.namespace (client-go demos).\n"
+	        "Signals: SIGTERM, SIGINT, SIGHUP, SIGQUIT stop (the command too), "
+	        "release, exit 0;\nSIGUSR1 hands the leadership over and stays a "
+	        "follower; others are ignored.\n"
+	        "Run mode: a keeper process (elector-keeper) kills the command when "
+	        "the leadership\ndeadline passes unrenewed, when elector dies, or on "
+	        "loss of leadership. The command\nis checked at start (PATH, execute "
+	        "bit). In a Kubernetes Deployment use --restart always\nfor a command "
+	        "meant to run on the leader forever.\n"
 	        "Exit codes: 0 clean stop, 1 runtime failure, 2 bad usage or "
-	        "configuration;\nrun mode: the command's status (128+signal if killed).\n");
+	        "configuration;\nrun mode with --restart never: the command's status "
+	        "(128+signal if killed).\n");
 }
 
 int elector_cli_split_hostport(const char *s, char *host, size_t hostcap,

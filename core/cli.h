@@ -40,6 +40,9 @@ struct elector_cli {
 	int64_t renew_deadline_ms;
 	int64_t retry_period_ms;
 	int64_t kill_grace_ms;     /* run mode; validated, defaulted */
+	int restart;               /* run mode: enum elector_restart */
+	int64_t restart_backoff_min_ms; /* run mode: first restart delay */
+	int64_t restart_backoff_max_ms; /* run mode: the doubling stops here */
 	const char *http;          /* "ADDR:PORT", ":PORT" or NULL */
 	bool release_on_exit;
 	int log_json;              /* 0 text, 1 json */
@@ -53,6 +56,7 @@ struct elector_cli {
 	 * pass_argv itself is owned. */
 	int cmd_argc;
 	char **cmd_argv;
+	char cmd_path[4096];       /* run mode: cmd_argv[0] resolved in PATH */
 	int pass_argc;
 	char **pass_argv;
 };

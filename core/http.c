@@ -80,7 +80,7 @@ static char *status_json(struct elector_http *h, const struct elector_status_inf
 	struct tm tm;
 	gmtime_r(&now, &tm);
 	strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
-	json_t *o = json_pack("{s:b,s:s,s:s,s:s,s:s,s:s,s:I,s:s,s:s,s:I,s:I}",
+	json_t *o = json_pack("{s:b,s:s,s:s,s:s,s:s,s:s,s:I,s:s,s:s,s:I,s:I,s:I,s:I}",
 	                      "is_leader", st->is_leader ? 1 : 0,
 	                      "leader", st->leader,
 	                      "node", st->identity,
@@ -92,7 +92,11 @@ static char *status_json(struct elector_http *h, const struct elector_status_inf
 	                      "store", st->backend,
 	                      "lease_duration_seconds",
 	                      (json_int_t)(st->lease_duration_ms / 1000),
-	                      "observed_age_ms", (json_int_t)st->observed_age_ms);
+	                      "observed_age_ms", (json_int_t)st->observed_age_ms,
+	                      /* the leadership deadline (CLOCK_BOOTTIME ms) and
+	                       * what is left of it; 0 when not leading */
+	                      "valid_until_ms", (json_int_t)st->valid_until_ms,
+	                      "valid_ms_left", (json_int_t)st->valid_ms_left);
 	if (o == NULL)
 		return NULL;
 	char *s = json_dumps(o, JSON_COMPACT);

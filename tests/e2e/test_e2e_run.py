@@ -90,11 +90,14 @@ def test_command_exit_status_and_release(anybuild, procs, tmp_path):
 
 
 def test_command_not_found(anybuild, procs, tmp_path):
+    """Checked at start, on every replica, before taking part: exit 2."""
     d = start(procs, anybuild, ["run", "--election", "nf", "--id", "n1",
                                "--file-path", str(tmp_path / "l.json")] + FAST +
                     ["--", "/nonexistent/cmd"], "n1", http=False)
-    assert d.proc.wait(20) == 127
-    assert "cannot start command '/nonexistent/cmd'" in d.log()
+    assert d.proc.wait(20) == 2
+    assert "command '/nonexistent/cmd' not found" in d.log()
+    assert "acquire" not in d.log()
+    assert not (tmp_path / "l.json").exists()
 
 
 def test_sigterm_while_following_exits_zero(anybuild, procs, tmp_path):
@@ -104,6 +107,8 @@ def test_sigterm_while_following_exits_zero(anybuild, procs, tmp_path):
                        env={"OUT": str(out)})
     leader = wait_one_leader(ds)
     follower = [d for d in ds if d is not leader][0]
+    # the keeper starts the command a few ms after the leader reports
+    wait_until(lambda: len(lines(out)) >= 1, 10, what="command started")
     assert follower.stop() == 0
     assert leader.alive() and len(lines(out)) == 1
     assert os.path.exists(out)

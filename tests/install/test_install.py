@@ -18,7 +18,8 @@ def _install(build, prefix):
 def test_install_tree_and_pkgconfig_program(build, tmp_path):
     prefix = str(tmp_path / "prefix")
     _install(build, prefix)
-    for rel in ("bin/elector", "lib/libelector.so", "lib/libelector.so.0",
+    for rel in ("bin/elector", "bin/elector-keeper", "lib/libelector.so",
+                "lib/libelector.so.0",
                 "lib/elector/file.so", "lib/elector/ext/podlabel.so",
                 "include/elector/elector.h", "include/elector/backend.h",
                 "lib/pkgconfig/elector.pc"):

@@ -70,11 +70,59 @@ def segments(ticks):
     return sorted(seg.values())
 
 
-def check(path):
+def fence(ticks):
+    """What a store that fences with ELECTOR_TERM would accept: in write
+    (file) order, a tick whose term is below the highest term already
+    written is rejected. Returns (accepted, rejected)."""
+    top = None
+    acc, rej = [], []
+    for t in ticks:
+        if top is not None and t[2] < top:
+            rej.append(t)
+            continue
+        top = t[2] if top is None or t[2] > top else top
+        acc.append(t)
+    return acc, rej
+
+
+def live_tickers(path):
+    """Pids from the file that still run a ticker (checked by cmdline, so
+    a reused pid is not taken for one)."""
+    out = []
+    for pid in sorted({t[3] for t in read_ticks(path)}):
+        try:
+            with open("/proc/%d/cmdline" % pid, "rb") as f:
+                cmd = f.read()
+            with open("/proc/%d/stat" % pid) as f:
+                state = f.read().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if b"tick_oracle" in cmd and state != "Z":
+            out.append(pid)
+    return out
+
+
+def kill_tickers(path):
+    """SIGKILL every ticker of the file still alive (test teardown);
+    returns their pids."""
+    pids = live_tickers(path)
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+    return pids
+
+
+def check(path, fenced=False):
     """A list of violations (empty when the file shows one leader at a
-    time with growing terms)."""
+    time with growing terms). fenced: judge only the ticks a store that
+    fences with ELECTOR_TERM would have accepted (see fence())."""
     v = []
-    segs = segments(read_ticks(path))
+    ticks = read_ticks(path)
+    if fenced:
+        ticks = fence(ticks)[0]
+    segs = segments(ticks)
     owner = {}
     for s in segs:
         if owner.setdefault(s[3], s[2]) != s[2]:
