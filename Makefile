@@ -48,11 +48,11 @@ LIB_CFLAGS := $(call pc_cflags,jansson)
 # The daemon: CLI, HTTP status, run mode.
 # Optional daemon modules, dlopen'ed only when their feature is on so the
 # daemon maps no TLS client stack: build/lib/elector/ext/NAME.so.
-MODULE_SRCS := core/podlabel.c
+MODULE_SRCS := core/podlabel.c core/k8sevents.c
 DAEMON_SRCS := $(filter-out $(LIB_SRCS) $(MODULE_SRCS),$(wildcard core/*.c))
 DAEMON_LIBS := $(call pc_libs,libmicrohttpd) -ldl -lpthread
 DAEMON_CFLAGS := $(call pc_cflags,libmicrohttpd)
-MODULES := $(BUILD)/lib/elector/ext/podlabel.so
+MODULES := $(BUILD)/lib/elector/ext/podlabel.so $(BUILD)/lib/elector/ext/k8sevents.so
 
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 DAEMON_OBJS := $(DAEMON_SRCS:%.c=$(BUILD)/obj/%.o)
@@ -108,6 +108,11 @@ $(ELECTOR_BIN): $(DAEMON_OBJS) $(STATIC_LIB)
 
 $(BUILD)/obj/core/podlabel.o: BASE_CFLAGS += $(call pc_cflags,libcurl)
 $(BUILD)/lib/elector/ext/podlabel.so: $(BUILD)/obj/core/podlabel.o
+	@mkdir -p $(dir $@)
+	$(CC) -shared -Wl,--no-undefined $(LDFLAGS) -o $@ $< $(call pc_libs,libcurl) -lpthread
+
+$(BUILD)/obj/core/k8sevents.o: BASE_CFLAGS += $(call pc_cflags,libcurl)
+$(BUILD)/lib/elector/ext/k8sevents.so: $(BUILD)/obj/core/k8sevents.o
 	@mkdir -p $(dir $@)
 	$(CC) -shared -Wl,--no-undefined $(LDFLAGS) -o $@ $< $(call pc_libs,libcurl) -lpthread
 

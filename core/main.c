@@ -19,6 +19,7 @@
 
 #include "cli.h"
 #include "d_cmds.h"
+#include "d_events.h"
 #include "d_label.h"
 #include "elector/elector.h"
 #include "http.h"
@@ -33,6 +34,7 @@
 struct daemon_ctx {
 	struct elector_run *run;     /* run mode only */
 	struct elector_label *label; /* --label-pod only */
+	struct elector_events *events; /* --k8s-events only */
 	const char *identity;
 	int wake_fd;                 /* eventfd: a command was (not) started */
 };
@@ -55,6 +57,7 @@ static void on_started(void *ud, int64_t term)
 			LOG_DEBUG("eventfd write: %s", strerror(errno));
 	}
 	elector_label_set(d->label, "leader");
+	elector_events_started(d->events, (long long)term);
 }
 
 static void on_stopped(void *ud)
@@ -65,6 +68,19 @@ static void on_stopped(void *ud)
 	if (d->run != NULL)
 		elector_run_stop(d->run, "stopped leading");
 	elector_label_set(d->label, "follower");
+	elector_events_stopped(d->events);
+}
+
+/* Events go on the Lease when it lives in this cluster's API (the lease
+ * backend without a kubeconfig of its own), else on this pod. */
+static int events_on_lease(const struct elector_cli *cli)
+{
+	if (strcmp(cli->backend, "lease") != 0)
+		return 0;
+	for (size_t i = 0; i < cli->n_backend_opts; i++)
+		if (strncmp(cli->backend_opts[i], "kubeconfig=", 11) == 0)
+			return 0;
+	return 1;
 }
 
 static int block_signals(sigset_t *set, int *sfd)
@@ -198,6 +214,10 @@ static int take_part(const struct elector_cli *cli, int run_mode)
 	}
 	if (cli->label_pod && elector_label_start(cli->plugin_dir, &ctx.label) != 0)
 		goto out;
+	/* never fatal: events are bookkeeping, the election goes on */
+	if (cli->k8s_events)
+		elector_events_start(cli->plugin_dir, cli->election, cli->namespace_,
+		                     cli->identity, events_on_lease(cli), &ctx.events);
 	if (cli->http != NULL &&
 	    elector_http_start(cli->http, el, &info, &http, err, sizeof err) != 0) {
 		LOG_ERROR("%s", err);
@@ -211,6 +231,8 @@ static int take_part(const struct elector_cli *cli, int run_mode)
 out:
 	if (ctx.run != NULL)
 		elector_run_shutdown(ctx.run);
+	elector_events_shutdown(ctx.events);
+	rc = ELECTOR_ERROR;
 	if (el != NULL) {
 		rc = elector_stop(el); /* stopped_leading (stops the command), release */
 		if (rc != ELECTOR_OK)
@@ -219,6 +241,7 @@ out:
 	}
 	elector_http_stop(http);
 	elector_label_stop(ctx.label); /* "follower" is the last word */
+	elector_events_stop(ctx.events, rc == ELECTOR_OK && cli->release_on_exit);
 	elector_destroy(el);
 	elector_run_free(ctx.run); /* stops a command still running */
 	if (ctx.wake_fd >= 0)
