@@ -487,7 +487,7 @@ def test_strategy_and_pdb_defaults():
     _, docs = render("--set", "podDisruptionBudget.minAvailable=50%")
     assert one(docs, "PodDisruptionBudget")["spec"]["minAvailable"] == "50%"
     _, docs = render("--set", "podDisruptionBudget.enabled=false",
-                     "--set", "strategy.type=Recreate", "--set", "strategy.rollingUpdate=null")
+                     "--set", "strategy.type=Recreate")
     assert not by_kind(docs, "PodDisruptionBudget")
     assert one(docs, "Deployment")["spec"]["strategy"] == {"type": "Recreate"}
 
@@ -617,3 +617,37 @@ def test_k8s_events_rbac_only_when_enabled():
     assert role["metadata"]["namespace"] == "apps"
     pod = one(docs, "Deployment")["spec"]["template"]["spec"]
     assert pod["automountServiceAccountToken"] is True
+
+
+def _notes(tmp_path, *args):
+    chart = tmp_path / "elector"
+    if not chart.exists():
+        shutil.copytree(CHART, chart)
+        shutil.copy(chart / "templates" / "NOTES.txt", chart / "notes.txt")
+        (chart / "templates" / "notes-cm.yaml").write_text(
+            'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: notes\ndata:\n'
+            '  notes: {{ tpl (.Files.Get "notes.txt") . | quote }}\n')
+    out = helm("template", "rel", str(chart), *IMAGE, *args,
+               "--show-only", "templates/notes-cm.yaml").stdout
+    return yaml.safe_load(out)["data"]["notes"]
+
+
+def test_notes_explain_rollouts_sidecar_and_image(tmp_path):
+    n = _notes(tmp_path)
+    assert "RollingUpdate (maxSurge 1, maxUnavailable 0)" in n
+    assert "maxUnavailable 1, so a node drain" in n
+    assert "make image IMAGE=registry.example/elector:0.1.0" in n
+    assert "-leader" not in n and "sidecar" not in n
+    n = _notes(tmp_path, "--set", "strategy.type=Recreate", "--set",
+               "podDisruptionBudget.enabled=false")
+    assert "strategy Recreate stops every replica" in n
+    assert "No PodDisruptionBudget" in n
+    n = _notes(tmp_path, "-f", SIDECAR, "--kube-version", "1.30.0")
+    assert "Service rel-elector-leader (port 80 ->\nweb)" in n
+    assert "elector.io/role=leader" in n
+    assert "native sidecar" in n and "/leader (200 on the leader" in n
+    assert "fencing token" in n
+    n = _notes(tmp_path, "-f", SIDECAR, "--kube-version", "1.28.0")
+    assert "older than Kubernetes 1.29" in n and "port 9000" in n
+    n = _notes(tmp_path, "--set", "k8sEvents.enabled=true")
+    assert "describe lease rel-elector" in n
