@@ -162,3 +162,26 @@ def test_daemon_election_unaffected_when_forbidden(anybuild, emu, procs, tmp_pat
     assert leader.stop() == 0
     other = [d for d in ds if d is not leader][0]
     assert U.wait_one_leader([other]) is other
+
+
+def test_daemon_lost_leadership_is_a_warning(anybuild, emu, procs, tmp_path):
+    """A leader that can no longer renew (its Role lost update on leases)
+    steps down: a Warning "stopped leading" event, then the other pod's
+    "became leader"."""
+    ds = []
+    for p in ("pod-a", "pod-b"):
+        user = "system:serviceaccount:default:" + p
+        emu.add_token("tok-" + p, user)
+        sa = _sa_dir(emu, tmp_path, "tok-" + p, name="sa-" + p)
+        ds += _daemons(anybuild, emu, procs, sa, [p], election="lossy")
+    leader = U.wait_one_leader(ds)
+    wait_until(lambda: any("became leader" in m for m in _messages(emu)), 20,
+               what="the became-leader event")
+    emu.deny("system:serviceaccount:default:" + leader.ident, ["update"],
+             resources=["leases"])
+    other = [d for d in ds if d is not leader][0]
+    wait_until(lambda: any(m.startswith(other.ident + " became leader")
+                           for m in _messages(emu)), 30, what="the takeover event")
+    lost = [e for e in emu.events_of("default")
+            if e["message"].startswith(leader.ident + " stopped leading")]
+    assert len(lost) == 1 and lost[0]["type"] == "Warning", _messages(emu)
