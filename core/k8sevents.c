@@ -15,6 +15,9 @@
 #define BODY_CAP 65536
 #define NAME_MAX_LEN 256
 #define UID_MAX_LEN 64
+/* At stop, queued events still go out one by one (as the bucket allows)
+ * for this long; the rest is coalesced into one last event. */
+#define STOP_BUDGET_MS 3000
 
 struct pending {
 	enum elector_k8sevent_kind kind;
@@ -30,6 +33,7 @@ struct elector_k8sevents {
 	size_t head, len;
 	unsigned long dropped; /* not recorded: queue overflow or coalesced */
 	int stopping;
+	struct timespec stop_by; /* after this, coalesce what is left */
 	double tokens;
 	struct timespec refilled;
 	char last_err[512];
@@ -377,6 +381,15 @@ static int post_event(struct elector_k8sevents *ev, const struct pending *p,
 	return -1;
 }
 
+static int past(const struct timespec *t)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return now.tv_sec > t->tv_sec ||
+	       (now.tv_sec == t->tv_sec && now.tv_nsec >= t->tv_nsec);
+}
+
 static void refill(struct elector_k8sevents *ev)
 {
 	struct timespec now;
@@ -419,25 +432,27 @@ static void *worker(void *arg)
 		if (ev->len == 0)
 			break; /* stopping, nothing left */
 		refill(ev);
-		if (ev->tokens < 1.0) {
-			if (!ev->stopping) {
-				wait_ms(ev,
-				        (long)((1.0 - ev->tokens) *
-				               ELECTOR_K8SEVENTS_REFILL_MS) +
-				            1);
-				continue;
-			}
-			/* stopping: coalesce all but the last into it */
+		if (ev->stopping && ev->len > 1 &&
+		    (ev->tokens < 1.0 || past(&ev->stop_by))) {
+			/* one last POST: a slow API server or a backlog
+			 * delays the exit by STOP_BUDGET_MS and one request at
+			 * most */
 			ev->dropped += ev->len - 1;
 			ev->head =
 			    (ev->head + ev->len - 1) % ELECTOR_K8SEVENTS_QUEUE;
 			ev->len = 1;
-			ev->tokens = 1.0;
+		}
+		if (ev->tokens < 1.0 && !ev->stopping) {
+			wait_ms(ev, (long)((1.0 - ev->tokens) *
+			                   ELECTOR_K8SEVENTS_REFILL_MS) +
+			                1);
+			continue;
 		}
 		p = ev->q[ev->head];
 		ev->head = (ev->head + 1) % ELECTOR_K8SEVENTS_QUEUE;
 		ev->len--;
-		ev->tokens -= 1.0;
+		if (ev->tokens >= 1.0)
+			ev->tokens -= 1.0;
 		dropped = ev->dropped;
 		ev->dropped = 0;
 		pthread_mutex_unlock(&ev->mu);
@@ -564,6 +579,8 @@ elector_k8sevents_stop(struct elector_k8sevents *ev)
 		return;
 	pthread_mutex_lock(&ev->mu);
 	ev->stopping = 1;
+	clock_gettime(CLOCK_MONOTONIC, &ev->stop_by);
+	ev->stop_by.tv_sec += STOP_BUDGET_MS / 1000;
 	pthread_cond_signal(&ev->cv);
 	pthread_mutex_unlock(&ev->mu);
 	pthread_join(ev->thread, NULL);

@@ -21,9 +21,10 @@
  *
  * Rate limit: a token bucket of ELECTOR_K8SEVENTS_BURST events, refilled
  * one every ELECTOR_K8SEVENTS_REFILL_MS. Events beyond it wait in a queue of
- * ELECTOR_K8SEVENTS_QUEUE (the oldest is dropped when it is full); at stop
- * whatever is still queued is coalesced into the last event, whose message
- * then says how many were not recorded.
+ * ELECTOR_K8SEVENTS_QUEUE (the oldest is dropped when it is full). At stop
+ * the queue still drains as the bucket allows for up to 3 s; what is left
+ * then is coalesced into one last event, whose message says how many were
+ * not recorded.
  */
 #ifndef ELECTOR_CORE_K8SEVENTS_H
 #define ELECTOR_CORE_K8SEVENTS_H
@@ -70,9 +71,9 @@ int elector_k8sevents_start(const struct elector_k8sevents_config *cfg,
  * never blocks on the network. ev may be NULL. */
 void elector_k8sevents_record(struct elector_k8sevents *ev,
                               enum elector_k8sevent_kind kind, long long term);
-/* Post what the bucket still allows, coalesce the rest into one last
- * event (each POST bounded by ELECTOR_K8SEVENTS_TIMEOUT_MS), stop the
- * worker and free. ev may be NULL. */
+/* Drain the queue as the bucket allows for up to 3 s, coalesce the rest
+ * into one last event (always posted), stop the worker and free. Each
+ * request is bounded by ELECTOR_K8SEVENTS_TIMEOUT_MS. ev may be NULL. */
 void elector_k8sevents_stop(struct elector_k8sevents *ev);
 
 #endif

@@ -2,13 +2,15 @@
  * k8sevents_test lease|pod N [released] — start core/k8sevents.c for the
  * election "evented" in namespace "default", record N events (became
  * leader / stopped leading, alternating, terms 1..N), optionally one
- * "released the lock", then stop. Log lines go to stderr as "log: ...";
+ * "released the lock", then stop ($K8SEVENTS_TEST_LINGER_MS after the
+ * last record, default 0). Log lines go to stderr as "log: ...";
  * prints "rc=STATUS err=MESSAGE" when the start fails. Driven by
  * tests/k8s/test_lease_events.py against the API emulator.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "k8sevents.h"
 
@@ -44,6 +46,12 @@ int main(int argc, char **argv)
 		                         i);
 	if (argc > 3 && strcmp(argv[3], "released") == 0)
 		elector_k8sevents_record(ev, ELECTOR_K8SEVENT_RELEASED, n);
+	const char *linger = getenv("K8SEVENTS_TEST_LINGER_MS");
+	if (linger != NULL) {
+		long ms = strtol(linger, NULL, 10);
+		struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+		nanosleep(&ts, NULL);
+	}
 	elector_k8sevents_stop(ev);
 	printf("rc=0 err=\n");
 	return 0;
