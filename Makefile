@@ -48,7 +48,7 @@ LIB_CFLAGS := $(call pc_cflags,jansson)
 # The daemon: CLI, HTTP status, run mode.
 # Optional daemon modules, dlopen'ed only when their feature is on so the
 # daemon maps no TLS client stack: build/lib/elector/ext/NAME.so.
-MODULE_SRCS := core/podlabel.c core/k8sevents.c
+MODULE_SRCS := core/podlabel.c core/k8sevents.c core/k8sapi.c
 DAEMON_SRCS := $(filter-out $(LIB_SRCS) $(MODULE_SRCS),$(wildcard core/*.c))
 DAEMON_LIBS := $(call pc_libs,libmicrohttpd) -ldl -lpthread
 DAEMON_CFLAGS := $(call pc_cflags,libmicrohttpd)
@@ -106,15 +106,12 @@ $(ELECTOR_BIN): $(DAEMON_OBJS) $(STATIC_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) -rdynamic $(LDFLAGS) -o $@ $(DAEMON_OBJS) $(STATIC_LIB) $(DAEMON_LIBS) $(LIB_LIBS)
 
-$(BUILD)/obj/core/podlabel.o: BASE_CFLAGS += $(call pc_cflags,libcurl)
-$(BUILD)/lib/elector/ext/podlabel.so: $(BUILD)/obj/core/podlabel.o
+# Each module links core/k8sapi.o (the in-cluster request) statically.
+$(BUILD)/obj/core/podlabel.o $(BUILD)/obj/core/k8sevents.o \
+$(BUILD)/obj/core/k8sapi.o: BASE_CFLAGS += $(call pc_cflags,libcurl)
+$(BUILD)/lib/elector/ext/%.so: $(BUILD)/obj/core/%.o $(BUILD)/obj/core/k8sapi.o
 	@mkdir -p $(dir $@)
-	$(CC) -shared -Wl,--no-undefined $(LDFLAGS) -o $@ $< $(call pc_libs,libcurl) -lpthread
-
-$(BUILD)/obj/core/k8sevents.o: BASE_CFLAGS += $(call pc_cflags,libcurl)
-$(BUILD)/lib/elector/ext/k8sevents.so: $(BUILD)/obj/core/k8sevents.o
-	@mkdir -p $(dir $@)
-	$(CC) -shared -Wl,--no-undefined $(LDFLAGS) -o $@ $< $(call pc_libs,libcurl) -lpthread
+	$(CC) -shared -Wl,--no-undefined $(LDFLAGS) -o $@ $^ $(call pc_libs,libcurl) -lpthread
 
 $(COMMON_LIB): $(COMMON_OBJS)
 	@mkdir -p $(dir $@)

@@ -1,9 +1,8 @@
 /* --k8s-events: core/v1 Events about the leadership; see k8sevents.h.
- * Uses libcurl directly, like podlabel.c, and lives in its own module so
- * the daemon maps no TLS stack unless the option is on. */
+ * Requests go through k8sapi.c (libcurl); the module is loaded only with
+ * the option, so the daemon maps no TLS stack otherwise. */
 #include "k8sevents.h"
 
-#include <curl/curl.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -11,8 +10,8 @@
 #include <string.h>
 #include <time.h>
 
-#define SA_DIR_DEFAULT "/var/run/secrets/kubernetes.io/serviceaccount"
-#define BODY_CAP 65536
+#include "k8sapi.h"
+
 #define NAME_MAX_LEN 256
 #define UID_MAX_LEN 64
 /* At stop, queued events still go out one by one (as the bucket allows)
@@ -45,62 +44,8 @@ struct elector_k8sevents {
 	char pod_uid[UID_MAX_LEN];
 	char lease_uid[UID_MAX_LEN];
 	int on_lease;
-	char base[512]; /* https://HOST:PORT */
 	void (*log)(int level, const char *msg);
 };
-
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static int curl_init_rc;
-
-static void curl_init_once(void)
-{
-	curl_init_rc =
-	    curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : -1;
-}
-
-static const char *sa_dir(void)
-{
-	const char *d = getenv("ELECTOR_SERVICEACCOUNT_DIR");
-
-	return (d != NULL && d[0] != '\0') ? d : SA_DIR_DEFAULT;
-}
-
-/* Read a small file (token), trailing whitespace trimmed. */
-static int read_trimmed(const char *path, char *buf, size_t cap)
-{
-	FILE *f = fopen(path, "rb");
-	size_t n;
-
-	if (f == NULL)
-		return -1;
-	n = fread(buf, 1, cap - 1, f);
-	fclose(f);
-	if (n == cap - 1)
-		return -1;
-	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' ||
-	                 buf[n - 1] == ' ' || buf[n - 1] == '\t'))
-		n--;
-	buf[n] = '\0';
-	return n > 0 ? 0 : -1;
-}
-
-struct sink {
-	char buf[BODY_CAP];
-	size_t len;
-};
-
-static size_t sink_write(char *data, size_t size, size_t nmemb, void *ud)
-{
-	struct sink *s = ud;
-	size_t n = size * nmemb;
-
-	if (n > sizeof s->buf - 1 - s->len)
-		return 0;
-	memcpy(s->buf + s->len, data, n);
-	s->len += n;
-	s->buf[s->len] = '\0';
-	return n;
-}
 
 /* The string value after `"key":"` in body (best effort, unescaped). */
 static void json_string_after(const char *body, const char *key, char *out,
@@ -152,99 +97,6 @@ static int json_escape(const char *s, char *out, size_t cap)
 	return 0;
 }
 
-/*
- * One request to the in-cluster API server. Returns the HTTP code, or -1
- * with the reason in err (then nothing was answered). resp may be NULL.
- */
-static long k8s_request(const struct elector_k8sevents *ev, const char *method,
-                        const char *path, const char *body, struct sink *resp,
-                        char *err, size_t errlen)
-{
-	char token[8192], auth[8300], url[1024], file[1024], ca[1024];
-	char ebuf[CURL_ERROR_SIZE];
-	struct curl_slist *hdrs = NULL, *h;
-	CURL *easy = NULL;
-	long code = -1;
-	int n;
-
-	n = snprintf(file, sizeof file, "%s/token", sa_dir());
-	if (n < 0 || (size_t)n >= sizeof file ||
-	    read_trimmed(file, token, sizeof token) != 0) {
-		snprintf(err, errlen,
-		         "service account token %s/token unreadable", sa_dir());
-		return -1;
-	}
-	n = snprintf(auth, sizeof auth, "Authorization: Bearer %s", token);
-	memset(token, 0, sizeof token);
-	if (n < 0 || (size_t)n >= sizeof auth) {
-		snprintf(err, errlen, "service account token too long");
-		return -1;
-	}
-	n = snprintf(ca, sizeof ca, "%s/ca.crt", sa_dir());
-	int m = snprintf(url, sizeof url, "%s%s", ev->base, path);
-	if (n < 0 || (size_t)n >= sizeof ca || m < 0 ||
-	    (size_t)m >= sizeof url) {
-		snprintf(err, errlen, "path too long");
-		goto out;
-	}
-	pthread_once(&curl_once, curl_init_once);
-	easy = curl_init_rc == 0 ? curl_easy_init() : NULL;
-	if (easy == NULL) {
-		snprintf(err, errlen, "curl initialisation failed");
-		goto out;
-	}
-	h = curl_slist_append(hdrs, auth);
-	if (h != NULL)
-		hdrs = h;
-	h = h ? curl_slist_append(hdrs, "Content-Type: application/json")
-	      : NULL;
-	if (h != NULL)
-		hdrs = h;
-	h = h ? curl_slist_append(hdrs, "Accept: application/json") : NULL;
-	if (h == NULL) {
-		snprintf(err, errlen, "out of memory");
-		goto out;
-	}
-	hdrs = h;
-	ebuf[0] = '\0';
-	curl_easy_setopt(easy, CURLOPT_URL, url);
-	curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "https");
-	curl_easy_setopt(easy, CURLOPT_CUSTOMREQUEST, method);
-	if (body != NULL) {
-		curl_easy_setopt(easy, CURLOPT_POSTFIELDS, body);
-		curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE,
-		                 (long)strlen(body));
-	}
-	curl_easy_setopt(easy, CURLOPT_HTTPHEADER, hdrs);
-	curl_easy_setopt(easy, CURLOPT_USERAGENT, "elector/k8sevents");
-	curl_easy_setopt(easy, CURLOPT_CAINFO, ca);
-	curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS,
-	                 (long)ELECTOR_K8SEVENTS_TIMEOUT_MS);
-	curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS,
-	                 (long)(ELECTOR_K8SEVENTS_TIMEOUT_MS / 2));
-	curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, ebuf);
-	if (resp != NULL) {
-		resp->len = 0;
-		resp->buf[0] = '\0';
-		curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, sink_write);
-		curl_easy_setopt(easy, CURLOPT_WRITEDATA, resp);
-	}
-	CURLcode crc = curl_easy_perform(easy);
-	if (crc != CURLE_OK) {
-		snprintf(err, errlen, "%s",
-		         ebuf[0] ? ebuf : curl_easy_strerror(crc));
-		goto out;
-	}
-	curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &code);
-out:
-	memset(auth, 0, sizeof auth);
-	curl_slist_free_all(hdrs);
-	if (easy != NULL)
-		curl_easy_cleanup(easy);
-	return code;
-}
-
 static void report(struct elector_k8sevents *ev, int level, const char *msg)
 {
 	int fresh;
@@ -259,7 +111,8 @@ static void report(struct elector_k8sevents *ev, int level, const char *msg)
 }
 
 /* The Lease's uid (kubectl describe finds events by it); "" if unknown. */
-static void lookup_lease_uid(struct elector_k8sevents *ev, struct sink *s)
+static void lookup_lease_uid(struct elector_k8sevents *ev,
+                             struct elector_k8sapi_body *s)
 {
 	char path[768], err[256];
 	long code;
@@ -269,7 +122,9 @@ static void lookup_lease_uid(struct elector_k8sevents *ev, struct sink *s)
 	snprintf(path, sizeof path,
 	         "/apis/coordination.k8s.io/v1/namespaces/%s/leases/%s", ev->ns,
 	         ev->election);
-	code = k8s_request(ev, "GET", path, NULL, s, err, sizeof err);
+	code = elector_k8sapi_request(
+	    "GET", path, NULL, NULL, "elector/k8sevents",
+	    ELECTOR_K8SEVENTS_TIMEOUT_MS, s, err, sizeof err);
 	if (code == 200)
 		json_string_after(s->buf, "\"uid\":\"", ev->lease_uid,
 		                  sizeof ev->lease_uid);
@@ -292,7 +147,7 @@ static const char *kind_text(enum elector_k8sevent_kind k)
 
 /* POST one Event. Returns 0 when it was created. */
 static int post_event(struct elector_k8sevents *ev, const struct pending *p,
-                      unsigned long dropped, struct sink *s)
+                      unsigned long dropped, struct elector_k8sapi_body *s)
 {
 	char msg[512], esc_msg[1100], esc_id[600], obj[1024], body[4096];
 	char path[512], when[32], err[512], line[768], smsg[256];
@@ -353,7 +208,9 @@ static int post_event(struct elector_k8sevents *ev, const struct pending *p,
 	if (n < 0 || (size_t)n >= sizeof body)
 		return -1;
 	snprintf(path, sizeof path, "/api/v1/namespaces/%s/events", ev->ns);
-	code = k8s_request(ev, "POST", path, body, s, err, sizeof err);
+	code = elector_k8sapi_request(
+	    "POST", path, "application/json", body, "elector/k8sevents",
+	    ELECTOR_K8SEVENTS_TIMEOUT_MS, s, err, sizeof err);
 	if (code >= 200 && code < 300) {
 		report(ev, ELECTOR_K8SEVENTS_INFO, "");
 		return 0;
@@ -362,7 +219,7 @@ static int post_event(struct elector_k8sevents *ev, const struct pending *p,
 		snprintf(line, sizeof line,
 		         "--k8s-events: event not recorded: %s", err);
 	} else {
-		json_string_after(s->buf, "\"message\":\"", smsg, sizeof smsg);
+		elector_k8sapi_status_message(s->buf, smsg, sizeof smsg);
 		if (code == 401 || code == 403)
 			snprintf(
 			    line, sizeof line,
@@ -421,7 +278,7 @@ static void wait_ms(struct elector_k8sevents *ev, long ms)
 static void *worker(void *arg)
 {
 	struct elector_k8sevents *ev = arg;
-	struct sink *s = calloc(1, sizeof *s);
+	struct elector_k8sapi_body *s = calloc(1, sizeof *s);
 	struct pending p;
 	unsigned long dropped;
 
@@ -517,13 +374,6 @@ elector_k8sevents_start(const struct elector_k8sevents_config *cfg,
 	if (!ev->on_lease && ev->pod[0] == '\0') {
 		snprintf(err, errlen,
 		         "events on the pod need POD_NAME (downward API)");
-		goto fail;
-	}
-	n = snprintf(ev->base, sizeof ev->base,
-	             strchr(host, ':') ? "https://[%s]:%s" : "https://%s:%s",
-	             host, port);
-	if (n < 0 || (size_t)n >= sizeof ev->base) {
-		snprintf(err, errlen, "KUBERNETES_SERVICE_HOST too long");
 		goto fail;
 	}
 	ev->tokens = ELECTOR_K8SEVENTS_BURST;
