@@ -651,3 +651,38 @@ def test_notes_explain_rollouts_sidecar_and_image(tmp_path):
     assert "older than Kubernetes 1.29" in n and "port 9000" in n
     n = _notes(tmp_path, "--set", "k8sEvents.enabled=true")
     assert "describe lease rel-elector" in n
+
+
+def test_legacy_prestop_waits_for_the_app(tmp_path):
+    """The pre-1.29 preStop hook, run for real against a loopback listener:
+    it holds while the "app" still accepts connections and returns soon
+    after the app closed its port (and at once when nothing listens)."""
+    import socket
+    import time
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(16)
+    port = srv.getsockname()[1]
+    p = None
+    try:
+        _, docs = render("-f", SIDECAR, "--kube-version", "1.28.0",
+                         "--set", "sidecar.legacyStopWaitSeconds=30",
+                         "--set", "app.container.ports[0].name=web",
+                         "--set", "app.container.ports[0].containerPort=%d" % port)
+        cmd = elector_container(one(docs, "Deployment"))["lifecycle"]["preStop"]["exec"]["command"]
+        assert "/dev/tcp/127.0.0.1/%d" % port in cmd[2]
+        p = subprocess.Popen(["bash", "-c", cmd[2]])
+        try:
+            time.sleep(1.5)
+            assert p.poll() is None, "preStop returned while the app still listened"
+        finally:
+            srv.close()
+        assert p.wait(timeout=15) == 0
+    finally:
+        srv.close()
+        if p is not None and p.poll() is None:
+            p.kill()
+            p.wait()
+    t0 = time.monotonic()
+    assert subprocess.run(["bash", "-c", cmd[2]], timeout=15).returncode == 0
+    assert time.monotonic() - t0 < 10
