@@ -635,7 +635,7 @@ def _notes(tmp_path, *args):
 def test_notes_explain_rollouts_sidecar_and_image(tmp_path):
     n = _notes(tmp_path)
     assert "RollingUpdate (maxSurge 1, maxUnavailable 0)" in n
-    assert "maxUnavailable 1, so a node drain" in n
+    assert "maxUnavailable 1, so a node drain evicts\none replica at a time" in n
     assert "make image IMAGE=registry.example/elector:0.1.0" in n
     assert "-leader" not in n and "sidecar" not in n
     n = _notes(tmp_path, "--set", "strategy.type=Recreate", "--set",
