@@ -95,6 +95,21 @@ static char *status_json(struct elector_http *h, const struct elector_status_inf
 	                      "observed_age_ms", (json_int_t)st->observed_age_ms);
 	if (o == NULL)
 		return NULL;
+	/* For sidecar apps: act as leader only before this deadline
+	 * (CLOCK_BOOTTIME, shared by every container of the pod); 0 when not
+	 * leading. */
+	json_t *until = json_integer((json_int_t)st->valid_until_ms);
+	json_t *left = json_integer((json_int_t)st->valid_ms_left);
+	/* set_new takes its value even on failure */
+	if (json_object_set_new(o, "valid_until_boottime_ms", until) != 0) {
+		json_decref(left);
+		json_decref(o);
+		return NULL;
+	}
+	if (json_object_set_new(o, "valid_ms_left", left) != 0) {
+		json_decref(o);
+		return NULL;
+	}
 	char *s = json_dumps(o, JSON_COMPACT);
 	json_decref(o);
 	return s;
