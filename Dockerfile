@@ -1,6 +1,10 @@
 # elector container image: the daemon and its backend plugins.
 #
 #   docker build -t elector:dev .
+#   make image IMAGE=registry.example/elector:0.1.0   (then make image-push)
+#
+# elector publishes no image: push this one to a registry your cluster pulls
+# from and give the Helm chart image.repository / image.tag.
 #
 # Stage 1 builds on Debian 12 with the -dev packages; stage 2 is Debian 12
 # slim with only the runtime libraries, running as a numeric non-root user

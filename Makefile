@@ -48,14 +48,14 @@ LIB_CFLAGS := $(call pc_cflags,jansson)
 # The daemon: CLI, HTTP status, run mode.
 # Optional daemon modules, dlopen'ed only when their feature is on so the
 # daemon maps no TLS client stack: build/lib/elector/ext/NAME.so.
-MODULE_SRCS := core/podlabel.c
+MODULE_SRCS := core/podlabel.c core/k8sevents.c core/k8sapi.c
 # The keeper as its own executable (libc only; see core/keeper_bin.c).
 KEEPER_SRCS := core/keeper_bin.c core/keeper.c core/keeper_main.c \
                core/proctree.c core/log.c
 DAEMON_SRCS := $(filter-out $(LIB_SRCS) $(MODULE_SRCS) core/keeper_bin.c,$(wildcard core/*.c))
 DAEMON_LIBS := $(call pc_libs,libmicrohttpd) -ldl -lpthread
 DAEMON_CFLAGS := $(call pc_cflags,libmicrohttpd)
-MODULES := $(BUILD)/lib/elector/ext/podlabel.so
+MODULES := $(BUILD)/lib/elector/ext/podlabel.so $(BUILD)/lib/elector/ext/k8sevents.so
 
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 DAEMON_OBJS := $(DAEMON_SRCS:%.c=$(BUILD)/obj/%.o)
@@ -114,10 +114,12 @@ $(KEEPER_BIN): $(KEEPER_SRCS:%.c=$(BUILD)/obj/%.o)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^
 
-$(BUILD)/obj/core/podlabel.o: BASE_CFLAGS += $(call pc_cflags,libcurl)
-$(BUILD)/lib/elector/ext/podlabel.so: $(BUILD)/obj/core/podlabel.o
+# Each module links core/k8sapi.o (the in-cluster request) statically.
+$(BUILD)/obj/core/podlabel.o $(BUILD)/obj/core/k8sevents.o \
+$(BUILD)/obj/core/k8sapi.o: BASE_CFLAGS += $(call pc_cflags,libcurl)
+$(BUILD)/lib/elector/ext/%.so: $(BUILD)/obj/core/%.o $(BUILD)/obj/core/k8sapi.o
 	@mkdir -p $(dir $@)
-	$(CC) -shared -Wl,--no-undefined $(LDFLAGS) -o $@ $< $(call pc_libs,libcurl) -lpthread
+	$(CC) -shared -Wl,--no-undefined $(LDFLAGS) -o $@ $^ $(call pc_libs,libcurl) -lpthread
 
 $(COMMON_LIB): $(COMMON_OBJS)
 	@mkdir -p $(dir $@)

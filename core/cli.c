@@ -28,7 +28,8 @@ enum opt_id {
 	O_ELECTION, O_NAMESPACE, O_ID, O_BACKEND, O_BACKEND_OPT, O_KUBECONFIG,
 	O_REDIS_URL, O_GIST_ID, O_GIST_TOKEN_FILE, O_FILE_PATH, O_LEASE,
 	O_RENEW, O_RETRY, O_HTTP, O_RELEASE, O_LOG_FORMAT, O_VERBOSE,
-	O_PLUGIN_DIR, O_KILL_GRACE, O_RESTART, O_RESTART_BACKOFF, O_LABEL_POD, O_LOCK_TYPE, O_TTL, O_HELP
+	O_PLUGIN_DIR, O_KILL_GRACE, O_RESTART, O_RESTART_BACKOFF, O_LABEL_POD,
+	O_LOCK_TYPE, O_TTL, O_HELP, O_K8S_EVENTS
 };
 
 struct opt {
@@ -91,6 +92,9 @@ static const struct opt OPTS[] = {
 	 "run mode: delay before a restart, doubling up to MAX", NULL},
 	{"label-pod", NULL, OT_BOOL, O_LABEL_POD, NULL, "false",
 	 "label this pod role=leader|follower at every transition (Kubernetes)", NULL},
+	{"k8s-events", NULL, OT_BOOL, O_K8S_EVENTS, NULL, "false",
+	 "record Kubernetes Events (became leader, stopped leading, released) on the "
+	 "Lease, or on this pod for other backends; needs create on events", NULL},
 	{"lock-type", NULL, OT_STRING, O_LOCK_TYPE, "TYPE", "",
 	 "k8s-elector compatibility: leases (= --backend lease); others refused", NULL},
 	{"ttl", NULL, OT_DURATION, O_TTL, "DURATION", "",
@@ -280,6 +284,7 @@ static int apply(struct pstate *ps, const struct opt *o, const char *v,
 	case O_HTTP: c->http = v; break;
 	case O_RELEASE: c->release_on_exit = b; break;
 	case O_LABEL_POD: c->label_pod = b; break;
+	case O_K8S_EVENTS: c->k8s_events = b; break;
 	case O_HELP: c->help = b; break;
 	case O_LOG_FORMAT:
 		if (strcmp(v, "text") == 0)

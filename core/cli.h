@@ -49,6 +49,7 @@ struct elector_cli {
 	int verbosity;             /* -v: 0 info, 1 debug, 2 trace */
 	const char *plugin_dir;    /* NULL: the loader's default */
 	bool label_pod;
+	bool k8s_events;           /* --k8s-events */
 	bool help;                 /* --help seen: print usage, exit 0 */
 
 	/* run mode: the command after "--"; COMMAND mode: the pass-through

@@ -25,6 +25,7 @@
 
 #include "cli.h"
 #include "d_cmds.h"
+#include "d_events.h"
 #include "d_label.h"
 #include "elector/elector.h"
 #include "clock.h"
@@ -44,6 +45,8 @@ struct daemon_ctx {
 	struct elector_run *run;     /* run mode only */
 	struct elector_label *label; /* --label-pod only */
 	struct elector *el;
+	struct elector_events *events; /* --k8s-events only */
+	int released;                  /* the last stint released the lease */
 	const char *identity;
 	int wake_fd;                 /* eventfd: a command was (not) started */
 };
@@ -70,6 +73,7 @@ static void on_started(void *ud, int64_t term)
 			LOG_DEBUG("eventfd write: %s", strerror(errno));
 	}
 	elector_label_set(d->label, "leader");
+	elector_events_started(d->events, (long long)term);
 }
 
 static void on_stopped(void *ud)
@@ -80,6 +84,19 @@ static void on_stopped(void *ud)
 	if (d->run != NULL)
 		elector_run_stop(d->run, "stopped leading");
 	elector_label_set(d->label, "follower");
+	elector_events_stopped(d->events);
+}
+
+/* Events go on the Lease when it lives in this cluster's API (the lease
+ * backend without a kubeconfig of its own), else on this pod. */
+static int events_on_lease(const struct elector_cli *cli)
+{
+	if (strcmp(cli->backend, "lease") != 0)
+		return 0;
+	for (size_t i = 0; i < cli->n_backend_opts; i++)
+		if (strncmp(cli->backend_opts[i], "kubeconfig=", 11) == 0)
+			return 0;
+	return 1;
 }
 
 /*
@@ -314,8 +331,11 @@ static int one_stint(const struct elector_cli *cli, struct daemon_ctx *ctx,
 out:
 	if (ctx->run != NULL && !*handover)
 		elector_run_shutdown(ctx->run);
+	if (!*handover)
+		elector_events_shutdown(ctx->events);
 	/* stopped_leading (stops the command), release */
 	rc = elector_stop(ctx->el);
+	ctx->released = rc == ELECTOR_OK && cli->release_on_exit;
 	if (rc != ELECTOR_OK)
 		LOG_WARN("release failed (%s); the lease expires on its own",
 		         elector_strerror(rc));
@@ -389,6 +409,10 @@ static int take_part(const struct elector_cli *cli, int run_mode)
 	log_start(cli, run_mode ? " (run mode)" : "");
 	if (cli->label_pod && elector_label_start(cli->plugin_dir, &ctx.label) != 0)
 		goto out;
+	/* never fatal: events are bookkeeping, the election goes on */
+	if (cli->k8s_events)
+		elector_events_start(cli->plugin_dir, cli->election, cli->namespace_,
+		                     cli->identity, events_on_lease(cli), &ctx.events);
 	for (;;) {
 		code = one_stint(cli, &ctx, sfd, &handover);
 		if (!handover)
@@ -406,6 +430,7 @@ out:
 	if (ctx.run != NULL)
 		elector_run_shutdown(ctx.run);
 	elector_label_stop(ctx.label); /* "follower" is the last word */
+	elector_events_stop(ctx.events, ctx.released);
 	elector_run_free(ctx.run); /* stops a command still running */
 	if (ctx.wake_fd >= 0)
 		close(ctx.wake_fd);

@@ -17,6 +17,10 @@ parts elector and kubectl use:
   timeoutSeconds, 410 Expired (as an ERROR event, or as an HTTP 410 when
   asked) for a resourceVersion older than the retained history;
 - pods: GET and PATCH (merge / strategic merge of metadata.labels);
+- core/v1 Events: create (POST /api/v1/namespaces/NS/events: 201 with the
+  stored object, 409 AlreadyExists, 400 on a namespace mismatch, 422 without
+  a name or with an involvedObject in another namespace) and list, with the
+  same per-user authorization as every other resource;
 - fault injection (latency, 5xx, 429 with Retry-After, dropped connections,
   dropped watches) through Python calls or POST /_emulator/faults;
 - request accounting per user and verb (GET /_emulator/stats).
@@ -150,6 +154,7 @@ class Store:
         self.rv = 229
         self.leases = {}   # (ns, name) -> object
         self.pods = {}     # (ns, name) -> object
+        self.k8s_events = {}  # (ns, name) -> core/v1 Event, in creation order
         self.events = []   # (rv, type, ns, name, object)
         self.history = history
         self.compacted = 0  # oldest rv still watchable is compacted+1
@@ -254,6 +259,7 @@ class K8sEmulator:
         self.tokens = {}             # token -> user
         self.groups = {}             # user -> groups
         self.denied = {}             # user -> set of denied verbs (or "*")
+        self.denied_resources = {}   # user -> set of resources the denial covers (None: all)
         self.bookmark_interval = bookmark_interval
         self.faults = {}
         self.fault_lock = threading.Lock()
@@ -280,13 +286,17 @@ class K8sEmulator:
         with self.fault_lock:
             self.tokens.pop(token, None)
 
-    def deny(self, user, verbs=("*",)):
+    def deny(self, user, verbs=("*",), resources=None):
+        """Forbid verbs to user, on every resource or only on resources
+        (e.g. ["events"]), like a Role that lacks those rules."""
         with self.fault_lock:
             self.denied[user] = set(verbs)
+            self.denied_resources[user] = set(resources) if resources else None
 
     def allow(self, user):
         with self.fault_lock:
             self.denied.pop(user, None)
+            self.denied_resources.pop(user, None)
 
     def set_faults(self, **kw):
         """latency_ms, latency_methods (list), error_rate (0..1),
@@ -318,6 +328,12 @@ class K8sEmulator:
                              "labels": dict(labels or {})},
                 "spec": {"containers": [{"name": "app", "image": "app"}]},
                 "status": {"phase": "Running"}}
+
+    def events_of(self, ns=None):
+        """The core/v1 Events created so far (oldest first)."""
+        with self.store.lock:
+            return [json.loads(dumps(e)) for (ens, _n), e in self.store.k8s_events.items()
+                    if ns is None or ens == ns]
 
     def pod_labels(self, ns, name):
         with self.store.lock:
@@ -507,6 +523,9 @@ class ApiHandler(BaseHTTPRequestHandler):
     def authorize(self, user, verb, resource, group, ns, name):
         with self.emu.fault_lock:
             denied = self.emu.denied.get(user, set())
+            only = self.emu.denied_resources.get(user)
+        if only is not None and resource not in only:
+            denied = set()
         if user == "system:anonymous" or "*" in denied or verb in denied:
             full = "%s.%s" % (resource, group) if group else resource
             what = '%s "%s"' % (full, name) if name else full
@@ -712,6 +731,11 @@ class ApiHandler(BaseHTTPRequestHandler):
             name = parts[6] if len(parts) == 7 else None
             self.authorize(user, verb, "leases", GROUP, ns, name)
             return self.leases(method, ns, name, q, body, user, verb)
+        if len(parts) == 5 and parts[:3] == ["api", "v1", "namespaces"] and \
+                parts[4] == "events":
+            ns = parts[3]
+            self.authorize(user, verb, "events", "", ns, None)
+            return self.events(method, ns, body)
         if len(parts) == 6 and parts[:3] == ["api", "v1", "namespaces"] and \
                 parts[4] == "pods":
             ns, name = parts[3], parts[5]
@@ -1052,6 +1076,56 @@ class ApiHandler(BaseHTTPRequestHandler):
             st.pod_label_log.append((time.monotonic(), ns, name,
                                      dict(p["metadata"].get("labels") or {})))
             return self.send_json(200, p)
+
+    # ---- events ---------------------------------------------------------
+    def events(self, method, ns, body):
+        st = self.emu.store
+        if method == "GET":
+            with st.lock:
+                items = [e for (ens, _n), e in st.k8s_events.items() if ens == ns]
+                return self.send_json(200, {
+                    "kind": "EventList", "apiVersion": "v1",
+                    "metadata": {"resourceVersion": str(st.rv)}, "items": items})
+        if method != "POST":
+            raise ApiError(405, status_body(405, "MethodNotAllowed",
+                                            "the server does not allow this method on "
+                                            "the requested resource"))
+        try:
+            obj = json.loads(body or b"null")
+        except ValueError as e:
+            raise bad_request('Event in version "v1" cannot be handled as a Event: %s' % e)
+        if not isinstance(obj, dict):
+            raise bad_request('Event in version "v1" cannot be handled as a Event')
+        meta = obj.get("metadata") or {}
+        if meta.get("namespace") not in (None, "", ns):
+            raise bad_request("the namespace of the provided object does not match "
+                              "the namespace sent on the request")
+        name = meta.get("name") or ""
+        causes = []
+        if not name:
+            causes.append({"reason": "FieldValueRequired", "field": "metadata.name",
+                           "message": "Required value: name or generateName is required"})
+        inv = obj.get("involvedObject") or {}
+        if inv.get("namespace") not in (None, "", ns):
+            causes.append({"reason": "FieldValueInvalid",
+                           "field": "involvedObject.namespace",
+                           "message": "Invalid value: \"%s\": does not match event.namespace"
+                                      % inv.get("namespace")})
+        if causes:
+            raise ApiError(422, status_body(422, "Invalid", 'Event "%s" is invalid: %s' % (
+                name, ", ".join("%s: %s" % (c["field"], c["message"]) for c in causes)),
+                {"name": name, "kind": "Event", "causes": causes}))
+        with st.lock:
+            if (ns, name) in st.k8s_events:
+                raise ApiError(409, status_body(409, "AlreadyExists",
+                                                'events "%s" already exists' % name,
+                                                {"name": name, "kind": "events"}))
+            obj["kind"], obj["apiVersion"] = "Event", "v1"
+            m = dict(meta, name=name, namespace=ns, uid=str(uuid.uuid4()),
+                     resourceVersion=str(st.next_rv()), creationTimestamp=now_seconds())
+            obj["metadata"] = m
+            st.k8s_events[(ns, name)] = obj
+            return self.send_json(201, obj)
 
     # ---- control --------------------------------------------------------
     def control(self, method, parts):

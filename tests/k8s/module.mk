@@ -3,10 +3,23 @@
 PODLABEL_TEST := $(BUILD)/tests/podlabel_test
 TEST_PROGS += $(PODLABEL_TEST)
 
-$(PODLABEL_TEST): tests/k8s/podlabel_test.c core/podlabel.c core/podlabel.h
+$(PODLABEL_TEST): tests/k8s/podlabel_test.c core/podlabel.c core/podlabel.h \
+                 core/k8sapi.c core/k8sapi.h
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) $(call pc_cflags,libcurl) $(CFLAGS) $(LDFLAGS) \
-	  -o $@ tests/k8s/podlabel_test.c core/podlabel.c $(call pc_libs,libcurl) -lpthread
+	  -o $@ tests/k8s/podlabel_test.c core/podlabel.c core/k8sapi.c \
+	  $(call pc_libs,libcurl) -lpthread
+
+# and for core/k8sevents.c (--k8s-events), run by test_lease_events.py.
+K8SEVENTS_TEST := $(BUILD)/tests/k8sevents_test
+TEST_PROGS += $(K8SEVENTS_TEST)
+
+$(K8SEVENTS_TEST): tests/k8s/k8sevents_test.c core/k8sevents.c core/k8sevents.h \
+                  core/k8sapi.c core/k8sapi.h
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) $(call pc_cflags,libcurl) $(CFLAGS) $(LDFLAGS) \
+	  -o $@ tests/k8s/k8sevents_test.c core/k8sevents.c core/k8sapi.c \
+	  $(call pc_libs,libcurl) -lpthread
 
 # libFuzzer target for the Lease backend's parsers (Lease JSON, YAML,
 # base64, kubeconfig resolution); plain build only, like tests/fuzz.
