@@ -108,6 +108,8 @@ for n in "${NAMES[@]}"; do
 	echo "  started $n (pid ${PID[$n]}, http 127.0.0.1:${PORT[$n]})"
 done
 
+echo "no record yet: the first leader creates it after one lease-duration ($LEASE) of absence"
+echo "(a store that forgot its record must not elect a second leader while the first may live)"
 if ! first=$(wait_leader "" 10000); then
 	echo "demo: no leader after 10s; logs in $WORK" >&2
 	tail -n 5 "$WORK"/*.log >&2

@@ -200,10 +200,12 @@ def test_five_daemons_race_one_winner_per_term(build, gist, procs):
         for d in ds:
             d.wait_http(20)
         leader = wait_until(lambda: one_leader(ds), 30, 0.05, "one leader in round %d" % rnd)
-        time.sleep(1.5)
+        # Every follower learns the leader within a few polls (a loser
+        # whose read failed backs off for a retry period first).
+        wait_until(lambda: all((d.status() or {}).get("leader") == leader.name
+                               for d in ds), 15, 0.1,
+                   "every daemon names %s in round %d" % (leader.name, rnd))
         assert leaders(ds) == [leader]
-        for d in ds:
-            assert d.status()["leader"] == leader.name
         for d in ds:
             assert d.stop() == 0
     holders = {}

@@ -118,9 +118,13 @@ def test_errors_are_clear_and_claim_nothing(build, gist, procs, case):
                       name=n) for n in ("a", "b")]
     for d in ds:
         d.wait_http(20)
-    end = time.monotonic() + 6
+    # A write error shows only once a node tries to write: on an empty
+    # gist that is after one lease (6 s) of absence. Bounded: 20 s.
+    end = time.monotonic() + 20
     while time.monotonic() < end:
         assert not leaders(ds), "a leader despite the error"
+        if all(e in d.log() for d in ds for e in expect):
+            break
         time.sleep(0.2)
     for d in ds:
         log = d.log()
