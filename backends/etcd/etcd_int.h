@@ -159,6 +159,7 @@ struct elector_etcd {
 	/* watch (engine thread; stream pointer and wake flag under mu) */
 	pthread_mutex_t mu;
 	struct elector_http_stream *stream;
+	size_t stream_ep; /* endpoint the stream is open on */
 	int wake_pending;
 	int wake_fd[2];
 	char *line;

@@ -214,6 +214,7 @@ static int open_stream(struct elector_etcd *e, int64_t from, char *err,
 	e->line_len = 0;
 	e->events = 0;
 	e->stream_restart = 0;
+	e->stream_ep = e->cur;
 	pthread_mutex_lock(&e->mu);
 	e->stream = s;
 	pthread_mutex_unlock(&e->mu);
@@ -343,6 +344,10 @@ int elector_etcd_watch(void *state, const struct elector_version *known,
 		if (have_change(e, known_empty, known_rev, rec, ver, got, err,
 		                errlen, &rc))
 			return rc;
+		/* A request moved to another member (this one failed or has
+		 * no leader): a frozen member's stream would stay silent. */
+		if (e->stream != NULL && e->stream_ep != e->cur)
+			elector_etcd_watch_close(e);
 		now = elector_etcd_now_ms();
 		if (now >= deadline)
 			return ELECTOR_TIMEOUT;
