@@ -355,6 +355,18 @@ long elector_etcd_parse_error(const char *body, size_t len, char *msg,
 	if (json_is_integer(c))
 		code = (long)json_integer_value(c);
 	snprintf(msg, cap, "%s", m ? m : "");
+	if (doc == NULL && body != NULL && cap > 0) {
+		/* a plain-text answer (etcd's own HTTP checks): its first
+		 * line, printable bytes only */
+		size_t i, n = 0;
+		for (i = 0; i < len && n + 1 < cap && n < 200; i++) {
+			unsigned char ch = (unsigned char)body[i];
+			if (ch == '\n' || ch == '\r')
+				break;
+			msg[n++] = ch >= 0x20 && ch < 0x7f ? (char)ch : '?';
+		}
+		msg[n] = '\0';
+	}
 	json_decref(doc);
 	return code;
 }
