@@ -152,9 +152,10 @@ class Member:
 
 
 class EtcdCluster:
-    def __init__(self, n=3, tls=False, name="etcd", extra_args=()):
+    def __init__(self, n=3, tls=False, name="etcd", extra_args=(),
+                 base_dir=None):
         self.extra_args = list(extra_args)
-        self.dir = tempfile.mkdtemp(prefix="elector-%s-" % name)
+        self.dir = tempfile.mkdtemp(prefix="elector-%s-" % name, dir=base_dir)
         self.tls = tls
         self.token = "elector-%d-%d" % (os.getpid(), free_port())
         self.members = [Member(self, i) for i in range(n)]
