@@ -254,6 +254,10 @@ int elector_etcd_post(struct elector_etcd *e, const char *op, const char *path,
 		left = deadline - elector_etcd_now_ms();
 		if (left < MIN_TRY_MS)
 			break;
+		/* A hung member (frozen, partitioned) must leave time for one
+		 * more member within the same attempt. */
+		if (tries == 0 && e->n_eps > 1)
+			left = left * 2 / 3;
 		rc = try_once(e, path, body, e->auth_hdr, left, resp, why,
 		              sizeof why);
 		if (rc == ELECTOR_TIMEOUT || rc == ELECTOR_TRANSIENT) {

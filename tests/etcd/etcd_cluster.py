@@ -273,6 +273,14 @@ class EtcdCluster:
     def put_raw(self, key, value):
         self.ctl(["put", "--", key, value])
 
+    def put_stdin(self, key, value):
+        """Put a value too large for argv (etcdctl reads it from stdin)."""
+        cmd = self.ctl_shell(["put", "--", key])
+        p = subprocess.run(["sh", "-c", cmd], input=value, text=True,
+                           capture_output=True, timeout=60)
+        if p.returncode != 0:
+            raise AssertionError("etcdctl put: %s" % p.stderr)
+
     def get_raw(self, key):
         p = self.ctl(["get", key, "--print-value-only"])
         return p.stdout[:-1] if p.stdout.endswith("\n") else p.stdout

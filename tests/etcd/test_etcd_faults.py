@@ -193,6 +193,22 @@ def test_oversized_value_is_corrupt_and_kept(anybuild, healthy, procs):
     _bad_value(anybuild, healthy, procs, "huge", "x" * 20000, "exceeds")
 
 
+def test_value_above_the_body_cap_is_corrupt(anybuild, healthy):
+    """1 MiB (1.4 MB of base64 in the answer): refused by the HTTP body
+    cap, reported as CORRUPT, the key left alone."""
+    c = healthy
+    key = key_of("megabyte")
+    big = "y" * (1 << 20)
+    c.put_stdin(key, big)
+    try:
+        g = elector_get(anybuild, c, election="megabyte")
+        assert g.returncode != 0
+        assert "exceeds" in g.stderr and key in g.stderr, g.stderr
+        assert len(c.get_raw(key)) == len(big)
+    finally:
+        c.ctl(["del", key])
+
+
 def test_elector_get_and_bad_options(anybuild, healthy, tmp_path):
     c = healthy
     g = elector_get(anybuild, c, election="nothing-here")
@@ -217,3 +233,37 @@ def test_elector_get_and_bad_options(anybuild, healthy, tmp_path):
               "user", "password-file", "request-timeout"):
         assert k in g.stderr
     json.dumps(g.stderr)
+
+
+def test_etcd_leader_killed_in_turn(anybuild, healthy, procs):
+    """The worst moment for a write: etcd's raft leader dies with proposals
+    in flight (answers lost, writes maybe applied), six times in a row,
+    while the daemons keep renewing and handing over."""
+    import random
+    c = healthy
+    rnd = random.Random(12)
+    ds = start_daemons(procs, anybuild, c, election="turns")
+    wait_leader(ds)
+    sb = SplitBrainChecker(ds)
+    try:
+        for i in range(6):
+            victim = c.leader() or c.members[i % 3]
+            victim.kill()
+            time.sleep(rnd.uniform(0.1, 1.0))
+            if i % 2 == 1:
+                lead = [d for d in ds if d.alive() and
+                        http_get(d.port, "/leader", 0.5)[0] == 200]
+                for d in lead:  # a handover in the middle of it
+                    d.signal(signal.SIGTERM)
+                    assert d.proc.wait(15) == 0
+                    # d.args ends with the --http option the harness added
+                    ds[ds.index(d)] = procs.start(anybuild, d.args[:-2],
+                                                  name=d.name)
+            victim.start()
+            c.wait_healthy(60)
+        for d in ds:
+            d.wait_http(15)
+        assert wait_leader(ds, LEASE + RETRY + SLACK + 5)
+    finally:
+        v = sb.stop()
+    assert v == [], v
