@@ -318,8 +318,10 @@ int elector_etcd_post(struct elector_etcd *e, const char *op, const char *path,
 	}
 	elector_http_response_clear(resp);
 	snprintf(err, errlen,
-	         "etcd %s: %s: no endpoint answered within %lld "
-	         "ms (last: %s)",
-	         e->key, op, (long long)e->timeout_ms, why);
+	         "etcd %s: %s: no endpoint answered (%zu tries in %lld ms, "
+	         "request timeout %lld ms; last: %s)",
+	         e->key, op, tries,
+	         (long long)(elector_etcd_now_ms() - deadline + e->timeout_ms),
+	         (long long)e->timeout_ms, why);
 	return ELECTOR_TRANSIENT;
 }
