@@ -116,18 +116,20 @@ int elector_etcd_parse_endpoints(const char *s,
                                  struct elector_etcd_endpoint *eps, size_t cap,
                                  size_t *n, char *err, size_t errlen)
 {
-	const char *p = s;
+	/* ';' and blanks separate too: ELECTOR_BACKEND_OPT is split on ','
+	 * by the core, so an endpoints list there needs another separator. */
+	static const char SEP[] = ",; \t";
+	const char *p = s ? s : "";
 
 	*n = 0;
-	if (s == NULL || s[0] == '\0') {
-		snprintf(err, errlen, "endpoints is empty");
-		return ELECTOR_INVALID;
-	}
 	for (;;) {
-		const char *c = strchr(p, ',');
-		size_t len = c ? (size_t)(c - p) : strlen(p);
+		size_t len;
 		int rc;
 
+		p += strspn(p, SEP);
+		if (*p == '\0')
+			break;
+		len = strcspn(p, SEP);
 		if (*n == cap) {
 			snprintf(err, errlen, "more than %zu endpoints", cap);
 			return ELECTOR_INVALID;
@@ -136,9 +138,11 @@ int elector_etcd_parse_endpoints(const char *s,
 		if (rc != ELECTOR_OK)
 			return rc;
 		(*n)++;
-		if (c == NULL)
-			break;
-		p = c + 1;
+		p += len;
+	}
+	if (*n == 0) {
+		snprintf(err, errlen, "endpoints is empty");
+		return ELECTOR_INVALID;
 	}
 	return ELECTOR_OK;
 }

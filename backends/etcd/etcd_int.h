@@ -122,7 +122,8 @@ struct elector_etcd_endpoint {
 	int tls;
 };
 
-/* Parse "http://h1:2379,https://h2:2379". ELECTOR_OK or ELECTOR_INVALID. */
+/* Parse "http://h1:2379,https://h2:2379" (also ';' or blank separated).
+ * ELECTOR_OK or ELECTOR_INVALID. */
 int elector_etcd_parse_endpoints(const char *s,
                                  struct elector_etcd_endpoint *eps, size_t cap,
                                  size_t *n, char *err, size_t errlen);
@@ -175,6 +176,7 @@ struct elector_etcd {
 	int need_get;       /* compacted: read the key before reopening */
 	int events;         /* events since the stream opened */
 	int64_t retry_at_ms, backoff_ms;
+	size_t fail_streak; /* stream opens failed in a row */
 	char stream_err[256];
 	char watch_body[ELECTOR_ETCD_KEY_MAX * 2];
 	char watch_url[ELECTOR_ETCD_URL_MAX + 16];

@@ -14,7 +14,8 @@
 
 static const struct elector_backend_option options[] = {
     {"endpoints", "comma-separated http(s)://host:port of etcd members "
-                  "(default " DEFAULT_ENDPOINTS "); the next is tried on "
+                  "(';' in ELECTOR_BACKEND_OPT; default " DEFAULT_ENDPOINTS
+                  "); the next is tried on "
                   "any transport error"},
     {"prefix", "key prefix; the record is PREFIX/NAMESPACE/ELECTION "
                "(default " DEFAULT_PREFIX ")"},

@@ -160,6 +160,12 @@ static int take_wake(struct elector_etcd *e)
 
 static void backoff(struct elector_etcd *e)
 {
+	/* the other members first: wait only after trying each of them */
+	if (++e->fail_streak < e->n_eps) {
+		e->retry_at_ms = 0;
+		return;
+	}
+	e->fail_streak = 0;
 	e->backoff_ms = e->backoff_ms ? e->backoff_ms * 2 : BACKOFF_MIN_MS;
 	if (e->backoff_ms > BACKOFF_MAX_MS)
 		e->backoff_ms = BACKOFF_MAX_MS;
@@ -375,8 +381,10 @@ int elector_etcd_watch(void *state, const struct elector_version *known,
 		if (rc == ELECTOR_TIMEOUT) {
 			const struct elector_http_response *r =
 			    elector_http_stream_response(e->stream);
-			if (r->status == 200 && e->stream_restart == 0)
+			if (r->status == 200 && e->stream_restart == 0) {
 				e->backoff_ms = 0;
+				e->fail_streak = 0;
+			}
 			if (e->stream_restart)
 				(void)stream_finished(e, rc, err, errlen);
 			continue;

@@ -267,3 +267,17 @@ def test_etcd_leader_killed_in_turn(anybuild, healthy, procs):
     finally:
         v = sb.stop()
     assert v == [], v
+
+
+def test_endpoints_from_the_environment(anybuild, healthy):
+    """ELECTOR_BACKEND_OPT is split on commas by the daemon: ';' separates
+    endpoints there; ELECTOR_ETCD_ENDPOINTS takes the comma list."""
+    from elector_harness import run
+    c = healthy
+    dead = "http://127.0.0.1:1"
+    for env in ({"ELECTOR_BACKEND_OPT": "endpoints=%s;%s" % (
+                    dead, c.endpoints.replace(",", ";"))},
+                {"ELECTOR_ETCD_ENDPOINTS": "%s,%s" % (dead, c.endpoints)}):
+        g = run(anybuild, ["get", "--election", "nothing-here",
+                           "--backend", "etcd"], env=env)
+        assert g.returncode == 1 and "no record" in g.stderr, (env, g.stderr)
