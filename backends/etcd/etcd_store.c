@@ -123,6 +123,7 @@ static int write_txn(struct elector_etcd *e, const char *op,
 	}
 	rc = elector_etcd_post(e, op, "/v3/kv/txn", body, &resp, &sent, err,
 	                       errlen);
+	(void)sent;
 	if (rc == ELECTOR_OK)
 		rc = parse(e, op, &resp, 1, &r, err, errlen);
 	elector_http_response_clear(&resp);
@@ -141,8 +142,10 @@ static int write_txn(struct elector_etcd *e, const char *op,
 	}
 	/* A try before this one may have been applied (the answer was lost):
 	 * the record then holds our exact bytes (renewTime has microseconds,
-	 * the identity is unique per process). */
-	if (sent && r.kv.present && !r.kv.too_big && r.kv.value_len == len &&
+	 * the identity is unique per process). Checked whatever `sent` says:
+	 * libcurl itself re-sends a request once, silently, when a reused
+	 * keep-alive connection dies before the answer. */
+	if (r.kv.present && !r.kv.too_big && r.kv.value_len == len &&
 	    memcmp(r.kv.value, json, len) == 0) {
 		e->host->log(ELECTOR_LOG_DEBUG, COMPONENT,
 		             "%s: an earlier try was applied at revision %lld",
