@@ -309,9 +309,9 @@ int elector_etcd_post(struct elector_etcd *e, const char *op, const char *path,
 		if (code < 0) {
 			snprintf(err, errlen,
 			         "etcd %s: %s: %s%s: HTTP %ld without "
-			         "a gateway error (is this etcd >= 3.4?)",
+			         "a gateway error (is this etcd >= 3.4?)%s%s",
 			         e->key, op, e->eps[e->cur].url, path,
-			         resp->status);
+			         resp->status, msg[0] ? ": " : "", msg);
 			return ELECTOR_ERROR;
 		}
 		return elector_etcd_map_code(e, op, code, msg, err, errlen);
