@@ -240,6 +240,13 @@ static int reread(struct elector_etcd *e, char *err, size_t errlen)
 	rc = elector_etcd_range(e, &r, err, errlen);
 	if (rc != ELECTOR_OK)
 		return rc;
+	if (r.revision <= 0) { /* a base is needed to watch from */
+		snprintf(err, errlen,
+		         "etcd %s: get: answer without a header "
+		         "revision",
+		         e->key);
+		return ELECTOR_CORRUPT;
+	}
 	e->need_get = 0;
 	if (r.kv.present)
 		set_latest(e, &r.kv, 0, r.kv.mod_revision);
@@ -340,6 +347,14 @@ int elector_etcd_watch(void *state, const struct elector_version *known,
 
 		if (take_wake(e))
 			return ELECTOR_TIMEOUT;
+		if (e->need_get && elector_etcd_now_ms() < e->retry_at_ms) {
+			if (elector_etcd_now_ms() >= deadline)
+				return ELECTOR_TIMEOUT;
+			sleep_until(e, e->retry_at_ms < deadline
+			                   ? e->retry_at_ms
+			                   : deadline);
+			continue;
+		}
 		if (e->need_get) {
 			rc = reread(e, err, errlen);
 			if (rc != ELECTOR_OK) {
