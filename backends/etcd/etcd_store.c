@@ -153,6 +153,14 @@ static int write_txn(struct elector_etcd *e, const char *op,
 		set_ver(new_ver, r.kv.mod_revision);
 		return ELECTOR_OK;
 	}
+	if (mod_revision == 0 && !r.kv.present) {
+		/* the compare and the range run in one txn: impossible */
+		snprintf(err, errlen,
+		         "etcd %s: create: the compare failed but "
+		         "the key is absent: not an etcd answer (%s)",
+		         e->key, e->eps[e->cur].url);
+		return ELECTOR_CORRUPT;
+	}
 	if (mod_revision == 0) {
 		snprintf(err, errlen,
 		         "etcd %s: create: a record exists "
