@@ -26,7 +26,7 @@ enum opt_type {
 
 enum opt_id {
 	O_ELECTION, O_NAMESPACE, O_ID, O_BACKEND, O_BACKEND_OPT, O_KUBECONFIG,
-	O_REDIS_URL, O_GIST_ID, O_GIST_TOKEN_FILE, O_FILE_PATH, O_LEASE,
+	O_REDIS_URL, O_GIST_ID, O_GIST_TOKEN_FILE, O_FILE_PATH, O_ETCD_ENDPOINTS, O_LEASE,
 	O_RENEW, O_RETRY, O_HTTP, O_RELEASE, O_LOG_FORMAT, O_VERBOSE,
 	O_PLUGIN_DIR, O_KILL_GRACE, O_RESTART, O_RESTART_BACKOFF, O_LABEL_POD,
 	O_LOCK_TYPE, O_TTL, O_HELP, O_K8S_EVENTS
@@ -65,6 +65,8 @@ static const struct opt OPTS[] = {
 	 "= --backend-opt token-file=FILE (gist backend)", "token-file"},
 	{"file-path", NULL, OT_SHORT, O_FILE_PATH, "PATH", "",
 	 "= --backend-opt path=PATH (file backend)", "path"},
+	{"etcd-endpoints", NULL, OT_SHORT, O_ETCD_ENDPOINTS, "URLS", "",
+	 "= --backend-opt endpoints=URLS (etcd backend)", "endpoints"},
 	{"lease-duration", NULL, OT_DURATION, O_LEASE, "DURATION", "15s",
 	 "how long followers wait after the last change before taking over", NULL},
 	{"renew-deadline", NULL, OT_DURATION, O_RENEW, "DURATION", "10s",
@@ -266,6 +268,7 @@ static int apply(struct pstate *ps, const struct opt *o, const char *v,
 		ps->kubeconfig_set = true;
 		return add_backend_opt(ps, o->key, strlen(o->key), v, src);
 	case O_REDIS_URL: case O_GIST_ID: case O_GIST_TOKEN_FILE: case O_FILE_PATH:
+	case O_ETCD_ENDPOINTS:
 		return add_backend_opt(ps, o->key, strlen(o->key), v, src);
 	case O_LEASE: ps->lease_set = true; return set_duration(ps, v, src, &c->lease_duration_ms);
 	case O_RENEW: ps->renew_set = true; return set_duration(ps, v, src, &c->renew_deadline_ms);
