@@ -3,6 +3,8 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <sys/stat.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -495,6 +497,37 @@ static int default_identity(struct pstate *ps)
 	return 0;
 }
 
+/* A script whose "#!" line names a missing or non-executable interpreter
+ * fails only at exec, with a misleading "No such file or directory": say
+ * so at start. NULL when fine (or not a script). */
+static const char *bad_interpreter(const char *path)
+{
+	static char why[PATH_MAX + 128];
+	char head[PATH_MAX + 3];
+	struct stat sb;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return NULL; /* exec-only files cannot be read: let exec judge */
+	ssize_t n = read(fd, head, sizeof head - 1);
+	close(fd);
+	if (n < 3 || head[0] != '#' || head[1] != '!')
+		return NULL;
+	head[n] = '\0';
+	char *interp = head + 2 + strspn(head + 2, " \t");
+	interp[strcspn(interp, " \t\r\n")] = '\0';
+	if (interp[0] != '/')
+		return NULL;
+	if (stat(interp, &sb) != 0 || !S_ISREG(sb.st_mode) ||
+	    access(interp, X_OK) != 0) {
+		snprintf(why, sizeof why,
+		         "is a script whose interpreter %.*s is missing or not "
+		         "executable (fix its #! line)",
+		         PATH_MAX, interp);
+		return why;
+	}
+	return NULL;
+}
+
 /* Check one candidate path for the command: 0 when it is an executable
  * regular file, else a reason. */
 static const char *not_runnable(const char *path)
@@ -509,7 +542,7 @@ static const char *not_runnable(const char *path)
 	if (access(path, X_OK) != 0)
 		return "is not executable (chmod +x it, or run it through its "
 		       "interpreter: -- sh SCRIPT)";
-	return NULL;
+	return bad_interpreter(path);
 }
 
 /* Resolve cmd_argv[0] as execvp would (PATH, default /usr/local/bin:

@@ -261,9 +261,37 @@ void elector_run_start(struct elector_run *r, int64_t term, int64_t valid_until)
 	pthread_mutex_unlock(&r->mu);
 }
 
+/* Is pid stopped (SIGSTOP, or a tracer)? From /proc/[pid]/stat. */
+static int is_stopped(pid_t pid)
+{
+	char path[64], buf[512];
+	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	ssize_t n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	const char *rp = strrchr(buf, ')');
+	return rp != NULL && rp[1] == ' ' && (rp[2] == 'T' || rp[2] == 't');
+}
+
 void elector_run_feed(struct elector_run *r, int64_t valid_until)
 {
 	pthread_mutex_lock(&r->mu);
+	/* A stopped keeper cannot enforce the deadline, and should elector
+	 * die now nobody would stop the command: end both while we can
+	 * (SIGKILL works on a stopped process; the command's parent-death
+	 * signal and our subreaper role do the rest). */
+	if (r->keeper != 0 && is_stopped(r->keeper)) {
+		LOG_ERROR("run: the keeper (pid %d) is stopped and cannot "
+		          "enforce the deadline; killing it and the command",
+		          (int)r->keeper);
+		elector_proctree_signal(r->keeper, SIGKILL, 0, 0);
+		kill(r->keeper, SIGKILL);
+	}
 	if (r->keeper != 0 && valid_until > r->sent) {
 		send_msg(r, ELECTOR_KM_DEADLINE, valid_until);
 		r->sent = valid_until;

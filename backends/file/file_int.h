@@ -41,6 +41,9 @@ struct file_state {
 	int inotify_fd; /* -1 until the first watch */
 	int watch_wd;   /* -1 when the directory is not watched */
 	int event_fd;   /* wake(); created at init */
+	/* How the path was resolved, to create the directories again. */
+	int has_opt_path;
+	char ns[256], election[256];
 };
 
 /* Writes "file PATH: ..." context + message into err; returns status. */
@@ -65,6 +68,11 @@ int elector_file_resolve_path_in(struct file_state *st, const char *opt_path,
                                  const char *namespace_, const char *election,
                                  const char *xdg, const char *tmp_base,
                                  char *err, size_t errlen);
+
+/* Create the data file's missing directories again, with the checks made
+ * at start (after a cleaner or a user removed them). ELECTOR_OK or
+ * ELECTOR_INVALID with the reason in err. */
+int elector_file_make_dirs(struct file_state *st, char *err, size_t errlen);
 
 /*
  * Where the data file is in its history: a random epoch drawn when the file

@@ -216,7 +216,21 @@ int elector_file_resolve_path(struct file_state *st, const char *opt_path,
                               const char *namespace_, const char *election,
                               char *err, size_t errlen)
 {
+	st->has_opt_path = opt_path != NULL;
+	snprintf(st->ns, sizeof st->ns, "%s",
+	         namespace_ != NULL ? namespace_ : "default");
+	snprintf(st->election, sizeof st->election, "%s",
+	         election != NULL ? election : "");
 	return elector_file_resolve_path_in(st, opt_path, namespace_, election,
+	                                    getenv("XDG_RUNTIME_DIR"), "/tmp",
+	                                    err, errlen);
+}
+
+int elector_file_make_dirs(struct file_state *st, char *err, size_t errlen)
+{
+	if (st->has_opt_path)
+		return make_parents(st->path, err, errlen);
+	return elector_file_resolve_path_in(st, NULL, st->ns, st->election,
 	                                    getenv("XDG_RUNTIME_DIR"), "/tmp",
 	                                    err, errlen);
 }

@@ -37,6 +37,40 @@ static void sleep_us(long us)
 		;
 }
 
+static void lock_release(struct file_state *st);
+
+/* Does PATH.lock still name the inode we hold open? */
+static int lock_is_current(const struct file_state *st)
+{
+	struct stat a, b;
+	return fstat(st->lock_fd, &a) == 0 && stat(st->lock_path, &b) == 0 &&
+	       a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
+/* The lock file only excludes writers that lock the same inode. When
+ * PATH.lock (or its directory) was removed — a tmp cleaner, a logout that
+ * clears XDG_RUNTIME_DIR, a user's rm -rf — create the directories (with
+ * the checks made at start) and the lock file again, and use that. */
+static int lock_reopen(struct file_state *st, char *err, size_t errlen)
+{
+	char why[512];
+	if (elector_file_make_dirs(st, why, sizeof why) != ELECTOR_OK)
+		return elector_file_err(st, ELECTOR_TRANSIENT, err, errlen,
+		                        "%s", why);
+	int fd = open(st->lock_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
+	              0600);
+	if (fd < 0)
+		return elector_file_err(st, ELECTOR_TRANSIENT, err, errlen,
+		                        "open lock file %s: %s", st->lock_path,
+		                        strerror(errno));
+	close(st->lock_fd);
+	st->lock_fd = fd;
+	st->host->log(ELECTOR_LOG_WARN, FILE_COMPONENT,
+	              "lock file %s was removed; created it again",
+	              st->lock_path);
+	return ELECTOR_OK;
+}
+
 /* Take the write lock, retrying until the request timeout: fcntl's
  * blocking F_OFD_SETLKW cannot be bounded without signals. */
 static int lock_take(struct file_state *st, char *err, size_t errlen)
@@ -45,11 +79,27 @@ static int lock_take(struct file_state *st, char *err, size_t errlen)
 	long backoff = 50;
 	for (;;) {
 		struct flock fl;
+		if (!lock_is_current(st)) {
+			int rc = lock_reopen(st, err, errlen);
+			if (rc != ELECTOR_OK)
+				return rc;
+		}
 		memset(&fl, 0, sizeof fl);
 		fl.l_type = F_WRLCK;
 		fl.l_whence = SEEK_SET;
-		if (fcntl(st->lock_fd, F_OFD_SETLK, &fl) == 0)
-			return ELECTOR_OK;
+		if (fcntl(st->lock_fd, F_OFD_SETLK, &fl) == 0) {
+			if (lock_is_current(st))
+				return ELECTOR_OK;
+			/* Removed between our check and our lock: a lock on
+			 * an unlinked inode excludes nobody. */
+			lock_release(st);
+			if (mono_ms() >= deadline)
+				return elector_file_err(
+				    st, ELECTOR_TRANSIENT, err, errlen,
+				    "lock file %s keeps being removed",
+				    st->lock_path);
+			continue;
+		}
 		if (errno == EINTR)
 			continue;
 		if (errno != EAGAIN && errno != EACCES)

@@ -7,6 +7,7 @@ commands tick into one file must never overlap and never share a term.
 """
 import os
 import random
+import shutil
 import time
 
 import tick_oracle
@@ -62,8 +63,10 @@ def test_cold_start_waits_one_lease(anybuild, tmp_path):
 
 
 def test_file_gone_longer_than_lease(anybuild, tmp_path):
-    """The file and its directory vanish for longer than the lease (the
-    leader cannot write it again): exactly one leader once it is back."""
+    """The store is unusable for longer than the lease (its directory
+    replaced by a plain file: nothing can be read or written, nothing can
+    be re-created), then comes back empty: the leader stepped down at its
+    deadline, and exactly one leader follows, on a newer term."""
     d = tmp_path / "store"
     d.mkdir()
     store = str(d / "gone.json")
@@ -71,17 +74,45 @@ def test_file_gone_longer_than_lease(anybuild, tmp_path):
                      TIMINGS, election="gone")
     try:
         cl.wait_ticking()
-        hidden = str(tmp_path / "hidden")
-        os.rename(str(d), hidden)   # the whole store is unreachable
+        shutil.rmtree(str(d))
+        with open(str(d), "w") as f:   # the path is now a file
+            f.write("not a directory\n")
         time.sleep(3.5)
-        for f in os.listdir(hidden):
-            if f.endswith(".json"):
-                os.unlink(os.path.join(hidden, f))
-        os.rename(hidden, str(d))   # back, without the record
+        assert cl.ticking(0.5) is None, "a command ran with the store " \
+            "gone past the lease\n" + cl.logs()
+        os.unlink(str(d))              # back, empty
         cl.wait_ticking(20)
         time.sleep(2.0)
         v = cl.check()
         assert not v, "%s\n%s" % (v, cl.logs())
-        assert cl.ticking(), "no leader once the store is back\n" + cl.logs()
+        holders = leadership_changes(cl)
+        assert len(holders) >= 2 and holders[-1][1] > holders[0][1], holders
     finally:
         cl.close()
+
+
+def test_store_directory_removed(anybuild, tmp_path):
+    """The store's directory (and with it PATH.lock) is removed while a
+    leader holds the record — a tmp cleaner, a logout that clears
+    XDG_RUNTIME_DIR: the directories and the lock file come back and the
+    election goes on, one leader at a time, with one lock inode for all."""
+    d = tmp_path / "store" / "sub"
+    store = str(d / "dir.json")
+    cl = TickCluster(anybuild, ["--file-path", store], tmp_path / "ticks",
+                     TIMINGS, election="dir")
+    rng = random.Random(11)
+    try:
+        n = forget_trials(cl, lambda: shutil.rmtree(str(tmp_path / "store"),
+                                                    ignore_errors=True),
+                          5, rng, settle=(0.5, 1.5))
+        cl.wait_ticking(20)
+        time.sleep(1.0)
+        v = cl.check()
+        assert n == 5
+        assert not v, "%s\n%s" % (v, cl.logs())
+        assert cl.ticking(), "no leader after the directory came back\n" + \
+            cl.logs()
+        assert os.path.exists(store) and os.path.exists(store + ".lock")
+    finally:
+        cl.close()
+

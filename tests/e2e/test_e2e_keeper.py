@@ -539,6 +539,9 @@ def test_bad_input_exit_2(build, tmp_path):
     d.mkdir()
     f = tmp_path / "noexec"
     f.write_text("#!/bin/sh\n")
+    sb = tmp_path / "badshebang"
+    sb.write_text("#!/bin/no-such-shell-xyz\necho hi\n")
+    sb.chmod(0o755)
     base = ["run", "--election", "bad", "--file-path", str(tmp_path / "l.json")]
     cases = [
         (["--restart", "sometimes", "--", "true"], "use never, on-failure or always"),
@@ -551,6 +554,7 @@ def test_bad_input_exit_2(build, tmp_path):
         (["--", str(d)], "is a directory"),
         (["--", str(f)], "chmod +x"),
         (["--", "no-such-command-xyz"], "not found in PATH"),
+        (["--", str(sb)], "fix its #! line"),
     ]
     for args, want in cases:
         r = run(build, base + args)
