@@ -18,8 +18,10 @@ def test_healthz_503_when_engine_wedged(anybuild, procs):
     # Up and healthy at first; the engine is inside get() from the start.
     wait_until(lambda: http_get(d.port, "/healthz")[0] == 200, 5,
                what="HTTP up")
-    # no live leader known: not a follower
+    # no live leader known: not a follower, and no leader present
     assert http_get(d.port, "/follower")[0] == 503
+    assert (b'elector_leader_present{election="wedge"} 0'
+            in http_get(d.port, "/metrics")[1])
     t0 = time.monotonic()
     # request timeout 500 ms + grace max(2 x retry, 5 s): 503 after ~5.5 s
     wait_until(lambda: http_get(d.port, "/healthz")[0] == 503, 7.5,
