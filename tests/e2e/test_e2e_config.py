@@ -29,6 +29,11 @@ def path_args(tmp_path):
     (["--log-format", "xml"], "text or json"),
     (["--http", "nowhere"], "ADDR:PORT"),
     (["--id", ""], "--id"),
+    (["--id", "a\nb"], "--id must not contain control characters"),
+    (["--id", "a\tb"], "--id must not contain control characters"),
+    (["--lease-duration", "500ms", "--renew-deadline", "300ms",
+      "--retry-period", "100ms"], "below 1s"),
+    (["-ttl", "900ms"], "below 1s"),
     (["--election", "Bad_Name"], "invalid"),
     (["--namespace"], "needs a value"),
 ])
@@ -37,6 +42,26 @@ def test_bad_input_exit_2(build, tmp_path, args, needle):
     r = run(build, full, timeout=20)
     assert r.returncode == 2, (r.returncode, r.stdout, r.stderr)
     assert needle in r.stderr, r.stderr
+
+
+def test_verbosity_message_names_the_option(build, tmp_path):
+    r = run(build, ["--election", "bad", "-v", "abc"] + path_args(tmp_path))
+    assert r.returncode == 2, (r.returncode, r.stderr)
+    assert "-v: 'abc' is not a log level" in r.stderr, r.stderr
+    assert "--v" not in r.stderr, r.stderr
+
+
+def test_env_value_overridden_by_flag_is_not_validated(build, tmp_path):
+    env = {"ELECTOR_LEASE_DURATION": "bogus"}
+    args = ["get", "--election", "ov"] + path_args(tmp_path)
+    # the flag wins, so the bad environment value does not matter: get
+    # reaches the (empty) store
+    r = run(build, args + ["--lease-duration", "15s"], env=env)
+    assert r.returncode == 1 and "no record" in r.stderr, (r.returncode, r.stderr)
+    # without the flag the environment value is used, and refused
+    r = run(build, args, env=env)
+    assert r.returncode == 2, (r.returncode, r.stderr)
+    assert "ELECTOR_LEASE_DURATION" in r.stderr, r.stderr
 
 
 def test_missing_election_and_unknown_command(build):
