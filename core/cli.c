@@ -276,7 +276,7 @@ static int apply(struct pstate *ps, const struct opt *o, const char *v,
 	case O_LEASE: ps->lease_set = true; return set_duration(ps, v, src, &c->lease_duration_ms);
 	case O_RENEW: ps->renew_set = true; return set_duration(ps, v, src, &c->renew_deadline_ms);
 	case O_RETRY: ps->retry_set = true; return set_duration(ps, v, src, &c->retry_period_ms);
-	case O_KILL_GRACE: ps->grace_set = true; return set_duration(ps, v, src, &c->kill_grace_ms);
+	case O_KILL_GRACE: ps->grace_set = c->kill_grace_set = true; return set_duration(ps, v, src, &c->kill_grace_ms);
 	case O_TTL: return set_duration(ps, v, src, &ps->ttl_ms);
 	case O_RESTART: {
 		enum elector_restart r;

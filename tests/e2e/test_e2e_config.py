@@ -64,6 +64,20 @@ def test_env_value_overridden_by_flag_is_not_validated(build, tmp_path):
     assert "ELECTOR_LEASE_DURATION" in r.stderr, r.stderr
 
 
+def test_ignored_options_are_warned_about(build, procs, tmp_path):
+    r = run(build, ["get", "--election", "ig", "--kill-grace", "1s",
+                    "--http", "127.0.0.1:0"] + path_args(tmp_path))
+    assert r.returncode == 1 and "no record" in r.stderr, r.stderr
+    assert r.stderr.count("--kill-grace is ignored") == 1, r.stderr
+    assert r.stderr.count("--http is ignored") == 1, r.stderr
+    d = start(procs, build, ["--election", "ig", "--id", "ig1", "--kill-grace",
+                             "200ms"] + path_args(tmp_path) + FAST, "ig1")
+    wait_one_leader([d])
+    assert d.stop() == 0
+    assert d.log().count("--kill-grace is ignored") == 1, d.log()
+    assert "--http is ignored" not in d.log()
+
+
 def test_missing_election_and_unknown_command(build):
     r = run(build, [])
     assert r.returncode == 2 and "--election" in r.stderr
