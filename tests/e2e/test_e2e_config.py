@@ -19,6 +19,7 @@ def path_args(tmp_path):
     (["--bogus"], "unknown option '--bogus'"),
     (["--lease-duration", "15"], "missing unit"),
     (["--lease-duration", "fast"], "--lease-duration"),
+    (["--lease-duration", "1.5.5s"], "malformed number"),
     (["--lease-duration", "2s", "--renew-deadline", "3s"], "renew deadline"),
     (["--retry-period", "9s"], "invalid timings"),
     (["--backend", "nope"], "nope"),
