@@ -276,7 +276,9 @@ static int apply(struct pstate *ps, const struct opt *o, const char *v,
 	case O_LEASE: ps->lease_set = true; return set_duration(ps, v, src, &c->lease_duration_ms);
 	case O_RENEW: ps->renew_set = true; return set_duration(ps, v, src, &c->renew_deadline_ms);
 	case O_RETRY: ps->retry_set = true; return set_duration(ps, v, src, &c->retry_period_ms);
-	case O_KILL_GRACE: ps->grace_set = c->kill_grace_set = true; return set_duration(ps, v, src, &c->kill_grace_ms);
+	case O_KILL_GRACE:
+		ps->grace_set = c->kill_grace_set = true;
+		return set_duration(ps, v, src, &c->kill_grace_ms);
 	case O_TTL: return set_duration(ps, v, src, &ps->ttl_ms);
 	case O_RESTART: {
 		enum elector_restart r;
@@ -362,7 +364,7 @@ static int apply_env(struct pstate *ps)
 		} else {
 			rc = apply(ps, o, v, name);
 			if (rc != 0) {
-				/* reported by env_errors() unless a flag wins */
+				/* env_errors() reports it unless a flag wins */
 				ps->env_bad[i] = true;
 				if (ps->errlen > 0)
 					ps->err[0] = '\0';
@@ -474,8 +476,8 @@ static int parse_args(struct pstate *ps, enum elector_cli_mode mode, int argc,
 			            o->name, o->arg ? o->arg : "VALUE");
 		}
 		char src[80];
-		snprintf(src, sizeof src, "%s%s", o->name[1] == '\0' ? "-" : "--",
-		         o->name);
+		snprintf(src, sizeof src, "%s%s",
+		         o->name[1] == '\0' ? "-" : "--", o->name);
 		ps->on_cmdline[o - OPTS] = true;
 		int rc = apply(ps, o, v, src);
 		if (rc != 0)
@@ -615,9 +617,12 @@ static int finish(struct pstate *ps, enum elector_cli_mode mode)
 	if (c->lease_duration_ms < 1000) {
 		char l[32];
 		elector_duration_format(c->lease_duration_ms, l, sizeof l);
-		return fail(ps, "--lease-duration %s is below 1s: the record stores "
-		            "leaseDurationSeconds in whole seconds, so a lease must "
-		            "be at least 1s", l);
+		return fail(
+		    ps,
+		    "--lease-duration %s is below 1s: the record stores "
+		    "leaseDurationSeconds in whole seconds, so a lease must "
+		    "be at least 1s",
+		    l);
 	}
 	if (c->election == NULL && mode != ELECTOR_CLI_COMMAND)
 		return fail(ps, "missing --election NAME (or ELECTOR_ELECTION): the name "
@@ -633,8 +638,10 @@ static int finish(struct pstate *ps, enum elector_cli_mode mode)
 	if (c->identity != NULL && strlen(c->identity) >= ELECTOR_ID_MAX)
 		return fail(ps, "--id is too long (at most %d bytes)", ELECTOR_ID_MAX - 1);
 	if (c->identity != NULL && has_control(c->identity))
-		return fail(ps, "--id must not contain control characters (newline, "
-		            "tab, ...): it is written to the record, logs and labels");
+		return fail(
+		    ps,
+		    "--id must not contain control characters (newline, "
+		    "tab, ...): it is written to the record, logs and labels");
 	if (c->identity == NULL && default_identity(ps) != 0)
 		return 2;
 	if (c->backend == NULL)

@@ -152,8 +152,14 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c,
                               size_t *upload_data_size, void **con_cls)
 {
 	struct elector_http *h = cls;
-	enum { P_ROOT, P_LEADER, P_FOLLOWER, P_HEALTHZ, P_METRICS, P_NONE } p =
-		P_NONE;
+	enum {
+		P_ROOT,
+		P_LEADER,
+		P_FOLLOWER,
+		P_HEALTHZ,
+		P_METRICS,
+		P_NONE
+	} p = P_NONE;
 	if (strcmp(url, "/") == 0)
 		p = P_ROOT;
 	else if (strcmp(url, "/leader") == 0)

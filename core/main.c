@@ -447,14 +447,17 @@ static int usage_error(const char *msg)
 
 /* Options that mean nothing in this mode: say so once, instead of silently
  * dropping them. */
-static void warn_ignored(const struct elector_cli *cli, enum elector_cli_mode mode)
+static void warn_ignored(const struct elector_cli *cli,
+                         enum elector_cli_mode mode)
 {
 	if (cli->kill_grace_set && mode != ELECTOR_CLI_RUN)
-		LOG_WARN("--kill-grace is ignored: it applies only to elector run");
+		LOG_WARN(
+		    "--kill-grace is ignored: it applies only to elector run");
 	if (cli->http != NULL &&
 	    (mode == ELECTOR_CLI_GET || mode == ELECTOR_CLI_COMMAND))
 		LOG_WARN("--http is ignored: %s serves no status API",
-		         mode == ELECTOR_CLI_GET ? "elector get" : "a backend command");
+		         mode == ELECTOR_CLI_GET ? "elector get"
+		                                 : "a backend command");
 }
 
 int main(int argc, char **argv)
