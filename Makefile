@@ -194,8 +194,13 @@ uninstall:
 clean:  ## remove every build tree
 	rm -rf build build-*
 
+# The help texts may name make variables; print their values. The target
+# column is as wide as the longest target.
 help:  ## this list
-	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | sort | \
-	  awk -F'\t' '{printf "  make %-12s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | \
+	  sed -e 's|\$$(DESTDIR)\$$(PREFIX)|$(DESTDIR)$(PREFIX)|g' \
+	      -e 's|\$$(IMAGE)|$(IMAGE)|g' | sort | \
+	  awk -F'\t' '{t[NR] = $$1; h[NR] = $$2; if (length($$1) > w) w = length($$1)} \
+	    END {for (i = 1; i <= NR; i++) printf "  make %-" w "s  %s\n", t[i], h[i]}'
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -113,6 +113,9 @@ struct pstate {
 	struct elector_cli *cli;
 	int64_t ttl_ms;
 	bool lease_set, renew_set, retry_set, grace_set, kubeconfig_set;
+	/* env_bad: the environment's value failed to parse; an error only
+	 * when the command line does not set the option (on_cmdline). */
+	bool env_bad[N_OPTS], on_cmdline[N_OPTS];
 	char *err;
 	size_t errlen;
 };
@@ -275,7 +278,9 @@ static int apply(struct pstate *ps, const struct opt *o, const char *v,
 	case O_LEASE: ps->lease_set = true; return set_duration(ps, v, src, &c->lease_duration_ms);
 	case O_RENEW: ps->renew_set = true; return set_duration(ps, v, src, &c->renew_deadline_ms);
 	case O_RETRY: ps->retry_set = true; return set_duration(ps, v, src, &c->retry_period_ms);
-	case O_KILL_GRACE: ps->grace_set = true; return set_duration(ps, v, src, &c->kill_grace_ms);
+	case O_KILL_GRACE:
+		ps->grace_set = c->kill_grace_set = true;
+		return set_duration(ps, v, src, &c->kill_grace_ms);
 	case O_TTL: return set_duration(ps, v, src, &ps->ttl_ms);
 	case O_RESTART: {
 		enum elector_restart r;
@@ -360,7 +365,30 @@ static int apply_env(struct pstate *ps)
 			free(copy);
 		} else {
 			rc = apply(ps, o, v, name);
+			if (rc != 0) {
+				/* env_errors() reports it unless a flag wins */
+				ps->env_bad[i] = true;
+				if (ps->errlen > 0)
+					ps->err[0] = '\0';
+				rc = 0;
+			}
 		}
+		if (rc != 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* The first bad environment value that no command-line flag overrides. */
+static int env_errors(struct pstate *ps)
+{
+	char name[64];
+	for (size_t i = 0; i < N_OPTS; i++) {
+		if (!ps->env_bad[i] || ps->on_cmdline[i])
+			continue;
+		env_name(&OPTS[i], name, sizeof name);
+		const char *v = getenv(name);
+		int rc = apply(ps, &OPTS[i], v ? v : "", name);
 		if (rc != 0)
 			return rc;
 	}
@@ -450,7 +478,9 @@ static int parse_args(struct pstate *ps, enum elector_cli_mode mode, int argc,
 			            o->name, o->arg ? o->arg : "VALUE");
 		}
 		char src[80];
-		snprintf(src, sizeof src, "--%s", o->name);
+		snprintf(src, sizeof src, "%s%s",
+		         o->name[1] == '\0' ? "-" : "--", o->name);
+		ps->on_cmdline[o - OPTS] = true;
 		int rc = apply(ps, o, v, src);
 		if (rc != 0)
 			return rc;
@@ -595,6 +625,15 @@ static int resolve_command(struct pstate *ps)
 	            "spelling, install it, or give its full path", cmd, path);
 }
 
+static int has_control(const char *s)
+{
+	for (; *s; s++) {
+		if (iscntrl((unsigned char)*s))
+			return 1;
+	}
+	return 0;
+}
+
 static int finish(struct pstate *ps, enum elector_cli_mode mode)
 {
 	struct elector_cli *c = ps->cli;
@@ -607,6 +646,16 @@ static int finish(struct pstate *ps, enum elector_cli_mode mode)
 			c->renew_deadline_ms = ps->ttl_ms * 2 / 3;
 		if (!ps->retry_set)
 			c->retry_period_ms = ps->ttl_ms / 5;
+	}
+	if (c->lease_duration_ms < 1000) {
+		char l[32];
+		elector_duration_format(c->lease_duration_ms, l, sizeof l);
+		return fail(
+		    ps,
+		    "--lease-duration %s is below 1s: the record stores "
+		    "leaseDurationSeconds in whole seconds, so a lease must "
+		    "be at least 1s",
+		    l);
 	}
 	if (c->election == NULL && mode != ELECTOR_CLI_COMMAND)
 		return fail(ps, "missing --election NAME (or ELECTOR_ELECTION): the name "
@@ -621,6 +670,11 @@ static int finish(struct pstate *ps, enum elector_cli_mode mode)
 		return fail(ps, "--id must not be empty");
 	if (c->identity != NULL && strlen(c->identity) >= ELECTOR_ID_MAX)
 		return fail(ps, "--id is too long (at most %d bytes)", ELECTOR_ID_MAX - 1);
+	if (c->identity != NULL && has_control(c->identity))
+		return fail(
+		    ps,
+		    "--id must not contain control characters (newline, "
+		    "tab, ...): it is written to the record, logs and labels");
 	if (c->identity == NULL && default_identity(ps) != 0)
 		return 2;
 	if (c->backend == NULL)
@@ -674,6 +728,8 @@ int elector_cli_parse(struct elector_cli *cli, enum elector_cli_mode mode,
 	int rc = apply_env(&ps);
 	if (rc == 0)
 		rc = parse_args(&ps, mode, argc, argv);
+	if (rc == 0)
+		rc = env_errors(&ps);
 	if (rc == 0)
 		rc = finish(&ps, mode);
 	return rc;

@@ -152,11 +152,20 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c,
                               size_t *upload_data_size, void **con_cls)
 {
 	struct elector_http *h = cls;
-	enum { P_ROOT, P_LEADER, P_HEALTHZ, P_METRICS, P_NONE } p = P_NONE;
+	enum {
+		P_ROOT,
+		P_LEADER,
+		P_FOLLOWER,
+		P_HEALTHZ,
+		P_METRICS,
+		P_NONE
+	} p = P_NONE;
 	if (strcmp(url, "/") == 0)
 		p = P_ROOT;
 	else if (strcmp(url, "/leader") == 0)
 		p = P_LEADER;
+	else if (strcmp(url, "/follower") == 0)
+		p = P_FOLLOWER;
 	else if (strcmp(url, "/healthz") == 0)
 		p = P_HEALTHZ;
 	else if (strcmp(url, "/metrics") == 0)
@@ -194,6 +203,10 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c,
 		                  "cannot encode status\n", 0);
 	unsigned code = MHD_HTTP_OK;
 	if (p == P_LEADER && !st.is_leader)
+		code = MHD_HTTP_SERVICE_UNAVAILABLE;
+	/* Patroni's /replica: a healthy follower that sees a live leader. */
+	if (p == P_FOLLOWER &&
+	    (st.is_leader || st.leader[0] == '\0' || !st.healthy))
 		code = MHD_HTTP_SERVICE_UNAVAILABLE;
 	return reply(c, code, "application/json", js, strlen(js), 0);
 }

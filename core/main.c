@@ -445,6 +445,21 @@ static int usage_error(const char *msg)
 	return 2;
 }
 
+/* Options that mean nothing in this mode: say so once, instead of silently
+ * dropping them. */
+static void warn_ignored(const struct elector_cli *cli,
+                         enum elector_cli_mode mode)
+{
+	if (cli->kill_grace_set && mode != ELECTOR_CLI_RUN)
+		LOG_WARN(
+		    "--kill-grace is ignored: it applies only to elector run");
+	if (cli->http != NULL &&
+	    (mode == ELECTOR_CLI_GET || mode == ELECTOR_CLI_COMMAND))
+		LOG_WARN("--http is ignored: %s serves no status API",
+		         mode == ELECTOR_CLI_GET ? "elector get"
+		                                 : "a backend command");
+}
+
 int main(int argc, char **argv)
 {
 	if (argc > 1 && strcmp(argv[1], ELECTOR_KEEPER_ARG) == 0)
@@ -501,6 +516,7 @@ int main(int argc, char **argv)
 	int level = ELECTOR_LOG_INFO + cli.verbosity;
 	elector_log_setup(level > ELECTOR_LOG_TRACE ? ELECTOR_LOG_TRACE : level,
 	                  cli.log_json ? ELECTOR_LOG_JSON : ELECTOR_LOG_TEXT);
+	warn_ignored(&cli, mode);
 	int code;
 	if (mode == ELECTOR_CLI_GET || mode == ELECTOR_CLI_COMMAND)
 		pthread_sigmask(SIG_UNBLOCK, &handled, NULL);

@@ -258,6 +258,18 @@ int elector_metrics_render(struct elector_metrics *m, const char *election,
 	    "elector_is_leader{election=\"%s\"} %d\n",
 	    name, st->is_leader ? 1 : 0);
 	put(&o,
+	    "# HELP elector_leader_present 1 while this process knows a live "
+	    "leader (itself or another).\n"
+	    "# TYPE elector_leader_present gauge\n"
+	    "elector_leader_present{election=\"%s\"} %d\n",
+	    name, st->leader[0] != '\0' ? 1 : 0);
+	put(&o,
+	    "# HELP elector_build_info A metric with a constant 1 labelled by "
+	    "the version elector was built from.\n"
+	    "# TYPE elector_build_info gauge\n"
+	    "elector_build_info{version=\"%s\"} 1\n",
+	    ELECTOR_VERSION_STRING);
+	put(&o,
 	    "# HELP elector_term Fencing token: leaderTransitions of the "
 	    "current term as seen by this process.\n"
 	    "# TYPE elector_term gauge\n"

@@ -268,7 +268,12 @@ int elector_duration_parse(const char *s, int64_t *ms, char *err, size_t errlen)
 			}
 		}
 		if (u == NULL) {
-			if (*p == '\0' || (*p >= '0' && *p <= '9') || *p == '.')
+			/* "1.5.5s": a second point, not a forgotten unit */
+			if (*p == '.')
+				return dur_err(
+				    err, errlen,
+				    "malformed number (more than one '.')", s);
+			if (*p == '\0' || (*p >= '0' && *p <= '9'))
 				return dur_err(err, errlen, "missing unit", s);
 			return dur_err(err, errlen, "unknown unit", s);
 		}

@@ -1,6 +1,7 @@
 """Several elector daemons on the file store: one leader, HTTP API,
 graceful handover, crash failover, metrics."""
 import json
+import re
 import shutil
 import signal
 import subprocess
@@ -109,9 +110,14 @@ def test_metrics_promtool(anybuild, procs, tmp_path):
     text = body.decode()
     assert 'leader_election_master_status{name="e2e"} 1' in text, text
     assert 'elector_is_leader{election="e2e"} 1' in text, text
+    assert 'elector_leader_present{election="e2e"} 1' in text, text
+    assert re.search(r'^elector_build_info\{version="[^"]+"\} 1$', text,
+                     re.M), text
     r = subprocess.run([promtool, "check", "metrics"], input=body,
                        capture_output=True, timeout=30)
     assert r.returncode == 0, (r.stdout + r.stderr).decode() + text
     follower = [d for d in ds if d is not leader][0]
     _, _, fbody = request(follower.port, "/metrics", "GET")
     assert 'elector_is_leader{election="e2e"} 0' in fbody.decode()
+    # the follower sees a live leader, too
+    assert 'elector_leader_present{election="e2e"} 1' in fbody.decode()

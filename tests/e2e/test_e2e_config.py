@@ -19,6 +19,7 @@ def path_args(tmp_path):
     (["--bogus"], "unknown option '--bogus'"),
     (["--lease-duration", "15"], "missing unit"),
     (["--lease-duration", "fast"], "--lease-duration"),
+    (["--lease-duration", "1.5.5s"], "malformed number"),
     (["--lease-duration", "2s", "--renew-deadline", "3s"], "renew deadline"),
     (["--retry-period", "9s"], "invalid timings"),
     (["--backend", "nope"], "nope"),
@@ -29,6 +30,11 @@ def path_args(tmp_path):
     (["--log-format", "xml"], "text or json"),
     (["--http", "nowhere"], "ADDR:PORT"),
     (["--id", ""], "--id"),
+    (["--id", "a\nb"], "--id must not contain control characters"),
+    (["--id", "a\tb"], "--id must not contain control characters"),
+    (["--lease-duration", "500ms", "--renew-deadline", "300ms",
+      "--retry-period", "100ms"], "below 1s"),
+    (["-ttl", "900ms"], "below 1s"),
     (["--election", "Bad_Name"], "invalid"),
     (["--namespace"], "needs a value"),
 ])
@@ -37,6 +43,40 @@ def test_bad_input_exit_2(build, tmp_path, args, needle):
     r = run(build, full, timeout=20)
     assert r.returncode == 2, (r.returncode, r.stdout, r.stderr)
     assert needle in r.stderr, r.stderr
+
+
+def test_verbosity_message_names_the_option(build, tmp_path):
+    r = run(build, ["--election", "bad", "-v", "abc"] + path_args(tmp_path))
+    assert r.returncode == 2, (r.returncode, r.stderr)
+    assert "-v: 'abc' is not a log level" in r.stderr, r.stderr
+    assert "--v" not in r.stderr, r.stderr
+
+
+def test_env_value_overridden_by_flag_is_not_validated(build, tmp_path):
+    env = {"ELECTOR_LEASE_DURATION": "bogus"}
+    args = ["get", "--election", "ov"] + path_args(tmp_path)
+    # the flag wins, so the bad environment value does not matter: get
+    # reaches the (empty) store
+    r = run(build, args + ["--lease-duration", "15s"], env=env)
+    assert r.returncode == 1 and "no record" in r.stderr, (r.returncode, r.stderr)
+    # without the flag the environment value is used, and refused
+    r = run(build, args, env=env)
+    assert r.returncode == 2, (r.returncode, r.stderr)
+    assert "ELECTOR_LEASE_DURATION" in r.stderr, r.stderr
+
+
+def test_ignored_options_are_warned_about(build, procs, tmp_path):
+    r = run(build, ["get", "--election", "ig", "--kill-grace", "1s",
+                    "--http", "127.0.0.1:0"] + path_args(tmp_path))
+    assert r.returncode == 1 and "no record" in r.stderr, r.stderr
+    assert r.stderr.count("--kill-grace is ignored") == 1, r.stderr
+    assert r.stderr.count("--http is ignored") == 1, r.stderr
+    d = start(procs, build, ["--election", "ig", "--id", "ig1", "--kill-grace",
+                             "200ms"] + path_args(tmp_path) + FAST, "ig1")
+    wait_one_leader([d])
+    assert d.stop() == 0
+    assert d.log().count("--kill-grace is ignored") == 1, d.log()
+    assert "--http is ignored" not in d.log()
 
 
 def test_missing_election_and_unknown_command(build):

@@ -53,3 +53,17 @@ def test_install_tree_and_pkgconfig_program(build, tmp_path):
                        text=True, timeout=30)
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["record"]["leaderTransitions"] == 1
+
+
+def test_make_help_shows_values_aligned():
+    r = subprocess.run(["make", "-s", "help", "PREFIX=/opt/el",
+                        "DESTDIR=/tmp/stage"], cwd=TOP, capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode == 0, r.stdout + r.stderr
+    lines = r.stdout.splitlines()
+    assert "$(" not in r.stdout, r.stdout
+    assert any(ln.split()[:2] == ["make", "install"] and
+               ln.endswith("install under /tmp/stage/opt/el") for ln in lines), r.stdout
+    # every help text starts in the same column
+    cols = {len(ln) - len(ln[7:].split(None, 1)[1]) for ln in lines}
+    assert len(cols) == 1, r.stdout

@@ -140,6 +140,9 @@ static void test_durations(void)
 	dur_ok("1.0000000000000000000000001s", 1000);
 	dur_bad("15", "missing unit");
 	dur_bad("1.5", "missing unit");
+	dur_bad("1.5.5s", "malformed number");
+	dur_bad("1..5s", "malformed number");
+	dur_bad("1s1.5.5ms", "malformed number");
 	dur_bad("", "invalid");
 	dur_bad("s", "invalid");
 	dur_bad(".s", "invalid");
