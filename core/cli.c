@@ -284,13 +284,16 @@ static int apply(struct pstate *ps, const struct opt *o, const char *v,
 	case O_TTL: return set_duration(ps, v, src, &ps->ttl_ms);
 	case O_RESTART: {
 		enum elector_restart r;
+		c->restart_set = true;
 		if (elector_restart_parse(v, &r) != 0)
 			return fail(ps, "%s: unknown restart policy '%s' (use never, "
 			            "on-failure or always)", src, v);
 		c->restart = (int)r;
 		break;
 	}
-	case O_RESTART_BACKOFF: return set_backoff(ps, v, src);
+	case O_RESTART_BACKOFF:
+		c->restart_set = true;
+		return set_backoff(ps, v, src);
 	case O_HTTP: c->http = v; break;
 	case O_RELEASE: c->release_on_exit = b; break;
 	case O_LABEL_POD: c->label_pod = b; break;

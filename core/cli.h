@@ -41,6 +41,7 @@ struct elector_cli {
 	int64_t retry_period_ms;
 	int64_t kill_grace_ms;     /* run mode; validated, defaulted */
 	bool kill_grace_set;       /* --kill-grace given (warned outside run) */
+	bool restart_set;          /* --restart(-backoff) given (likewise) */
 	int restart;               /* run mode: enum elector_restart */
 	int64_t restart_backoff_min_ms; /* run mode: first restart delay */
 	int64_t restart_backoff_max_ms; /* run mode: the doubling stops here */

@@ -453,6 +453,9 @@ static void warn_ignored(const struct elector_cli *cli,
 	if (cli->kill_grace_set && mode != ELECTOR_CLI_RUN)
 		LOG_WARN(
 		    "--kill-grace is ignored: it applies only to elector run");
+	if (cli->restart_set && mode != ELECTOR_CLI_RUN)
+		LOG_WARN("--restart and --restart-backoff are ignored: they "
+		         "apply only to elector run");
 	if (cli->http != NULL &&
 	    (mode == ELECTOR_CLI_GET || mode == ELECTOR_CLI_COMMAND))
 		LOG_WARN("--http is ignored: %s serves no status API",

@@ -72,10 +72,12 @@ def test_ignored_options_are_warned_about(build, procs, tmp_path):
     assert r.stderr.count("--kill-grace is ignored") == 1, r.stderr
     assert r.stderr.count("--http is ignored") == 1, r.stderr
     d = start(procs, build, ["--election", "ig", "--id", "ig1", "--kill-grace",
-                             "200ms"] + path_args(tmp_path) + FAST, "ig1")
+                             "200ms", "--restart", "always"]
+              + path_args(tmp_path) + FAST, "ig1")
     wait_one_leader([d])
     assert d.stop() == 0
     assert d.log().count("--kill-grace is ignored") == 1, d.log()
+    assert d.log().count("--restart and --restart-backoff are ignored") == 1
     assert "--http is ignored" not in d.log()
 
 
