@@ -9,6 +9,10 @@ SplitBrainChecker (never two leaders, terms only grow):
 - a compaction while a follower's watch must resume from a compacted
   revision;
 - garbage and an oversized value in the key: CORRUPT, never overwritten.
+
+The long trials run on the plain build only (the ASan/UBSan build runs the
+shorter cases here and the same code paths elsewhere), to keep make test
+near 20 minutes.
 """
 import json
 import signal
@@ -31,9 +35,9 @@ def _hold(ds, seconds, sb):
     return seen
 
 
-def test_member_killed_and_restarted(anybuild, healthy, procs):
+def test_member_killed_and_restarted(build, healthy, procs):
     c = healthy
-    ds = start_daemons(procs, anybuild, c, election="mkill")
+    ds = start_daemons(procs, build, c, election="mkill")
     leader = wait_leader(ds)
     sb = SplitBrainChecker(ds)
     try:
@@ -57,9 +61,9 @@ def test_member_killed_and_restarted(anybuild, healthy, procs):
     assert leader.name in sb.holder.values() or sb.terms()
 
 
-def test_etcd_leader_moved(anybuild, healthy, procs):
+def test_etcd_leader_moved(build, healthy, procs):
     c = healthy
-    ds = start_daemons(procs, anybuild, c, election="move")
+    ds = start_daemons(procs, build, c, election="move")
     wait_leader(ds)
     sb = SplitBrainChecker(ds)
     try:
@@ -77,9 +81,9 @@ def test_etcd_leader_moved(anybuild, healthy, procs):
     assert v == [], v
 
 
-def test_member_frozen_past_the_lease(anybuild, healthy, procs):
+def test_member_frozen_past_the_lease(build, healthy, procs):
     c = healthy
-    ds = start_daemons(procs, anybuild, c, election="freeze")
+    ds = start_daemons(procs, build, c, election="freeze")
     wait_leader(ds)
     sb = SplitBrainChecker(ds)
     frozen = c.members[0]
@@ -100,10 +104,10 @@ def test_member_frozen_past_the_lease(anybuild, healthy, procs):
     assert v == [], v
 
 
-def test_majority_down_steps_down_and_nobody_leads(anybuild, healthy,
+def test_majority_down_steps_down_and_nobody_leads(build, healthy,
                                                    procs):
     c = healthy
-    ds = start_daemons(procs, anybuild, c, election="majority")
+    ds = start_daemons(procs, build, c, election="majority")
     leader = wait_leader(ds)
     term = leader.status()["term"]
     sb = SplitBrainChecker(ds)
@@ -235,14 +239,14 @@ def test_elector_get_and_bad_options(anybuild, healthy, tmp_path):
     json.dumps(g.stderr)
 
 
-def test_etcd_leader_killed_in_turn(anybuild, healthy, procs):
+def test_etcd_leader_killed_in_turn(build, healthy, procs):
     """The worst moment for a write: etcd's raft leader dies with proposals
     in flight (answers lost, writes maybe applied), six times in a row,
     while the daemons keep renewing and handing over."""
     import random
     c = healthy
     rnd = random.Random(12)
-    ds = start_daemons(procs, anybuild, c, election="turns")
+    ds = start_daemons(procs, build, c, election="turns")
     wait_leader(ds)
     sb = SplitBrainChecker(ds)
     try:
@@ -257,7 +261,7 @@ def test_etcd_leader_killed_in_turn(anybuild, healthy, procs):
                     d.signal(signal.SIGTERM)
                     assert d.proc.wait(15) == 0
                     # d.args ends with the --http option the harness added
-                    ds[ds.index(d)] = procs.start(anybuild, d.args[:-2],
+                    ds[ds.index(d)] = procs.start(build, d.args[:-2],
                                                   name=d.name)
             victim.start()
             c.wait_healthy(60)
